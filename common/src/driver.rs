@@ -1,0 +1,245 @@
+//! The `Driver` trait: how events are trapped, whatever is done with them afterwards.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::event::{Event, ExitStatus};
+use crate::set::SyscallSet;
+
+/// What to trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Start this command and trace its whole process tree.
+    Command(Command),
+    /// Trace every process on the host (drivers with kernel access only).
+    System,
+}
+
+/// A command to start under a driver. It inherits the agent's stdin, stdout, stderr and
+/// environment, so that the workload behaves as it would without the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Program and arguments; the program is looked up in `PATH` like a shell would.
+    pub argv: Vec<OsString>,
+    /// Working directory, when not the agent's.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Command {
+    /// A command from its argv.
+    pub fn new<I: IntoIterator<Item = S>, S: Into<OsString>>(argv: I) -> Self {
+        Command {
+            argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+        }
+    }
+}
+
+/// What `Driver::start` hands back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    /// The workload's pid, when a command was started (signals are forwarded to it).
+    pub root_pid: Option<u32>,
+}
+
+/// The result of waiting for the next event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// An event.
+    Event(Event),
+    /// Nothing arrived within the timeout.
+    Timeout,
+    /// Tracing is over: the workload ended (with its status), or the driver was stopped.
+    End(Option<ExitStatus>),
+}
+
+/// Counters every driver keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DriverStats {
+    /// Events produced.
+    pub seen: u64,
+    /// Events lost (each loss also appears in the stream as a drop event).
+    pub dropped: u64,
+    /// Syscalls that stopped the tracee or ran a program without producing an event of the
+    /// interest set (foreign-ABI syscalls outside the set, for instance).
+    pub filtered: u64,
+}
+
+/// An instrumentation driver.
+///
+/// Lifecycle: `start` once, then `next_event` until it returns [`Next::End`], then `stop`
+/// (which is also how a `--system` capture is ended early).
+pub trait Driver: Send {
+    /// The driver's name as the CLI spells it.
+    fn name(&self) -> &'static str;
+
+    /// Starts tracing `target`, reporting completed syscalls in `interest` and every lifecycle
+    /// event of the traced processes.
+    fn start(&mut self, target: Target, interest: &SyscallSet) -> Result<Started, DriverError>;
+
+    /// Waits up to `timeout` for the next event.
+    fn next_event(&mut self, timeout: Duration) -> Result<Next, DriverError>;
+
+    /// Counters so far.
+    fn stats(&self) -> DriverStats;
+
+    /// Stops tracing. A started workload is killed if it is still running.
+    fn stop(&mut self) -> Result<(), DriverError>;
+}
+
+/// Errors a driver reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// A syscall the driver needed failed.
+    #[error("{call} failed: {source}")]
+    Syscall {
+        /// The call that failed, as a user would search for it (`ptrace(PTRACE_SEIZE)`).
+        call: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The workload could not be started.
+    #[error("cannot start {program:?}: {source}")]
+    Spawn {
+        /// The program.
+        program: OsString,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The target is not one this driver can trace.
+    #[error("the {driver} driver cannot trace {what}")]
+    UnsupportedTarget {
+        /// The driver.
+        driver: &'static str,
+        /// What was asked.
+        what: &'static str,
+    },
+    /// The machine does not allow this driver.
+    #[error("the {driver} driver is unavailable: {reason}")]
+    Unavailable {
+        /// The driver.
+        driver: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The driver's own machinery failed (a thread died, a channel closed early).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DriverError {
+    /// Wraps the last OS error of a failed call.
+    pub fn last_os_error(call: &'static str) -> Self {
+        DriverError::Syscall {
+            call,
+            source: std::io::Error::last_os_error(),
+        }
+    }
+}
+
+/// What a driver found it can do on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The driver.
+    pub driver: &'static str,
+    /// Whether it can run here.
+    pub available: bool,
+    /// Why not, when it cannot.
+    pub reason: Option<String>,
+    /// Features found or missing, each a line for `lanner drivers`.
+    pub features: Vec<Feature>,
+}
+
+/// One capability a driver probed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    /// What was probed.
+    pub name: &'static str,
+    /// Whether it is there.
+    pub present: bool,
+    /// What follows from it.
+    pub note: String,
+}
+
+impl ProbeReport {
+    /// A driver that cannot run, and why.
+    pub fn unavailable(driver: &'static str, reason: impl Into<String>) -> Self {
+        ProbeReport {
+            driver,
+            available: false,
+            reason: Some(reason.into()),
+            features: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for ProbeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.available, &self.reason) {
+            (true, _) => writeln!(f, "{}: available", self.driver)?,
+            (false, Some(reason)) => writeln!(f, "{}: unavailable: {reason}", self.driver)?,
+            (false, None) => writeln!(f, "{}: unavailable", self.driver)?,
+        }
+        for feature in &self.features {
+            let mark = if feature.present { "yes" } else { "no " };
+            writeln!(f, "  [{mark}] {}: {}", feature.name, feature.note)?;
+        }
+        Ok(())
+    }
+}
+
+/// Drains a driver until it ends, for tests and tools: every event, then the workload's status.
+pub fn collect(driver: &mut dyn Driver) -> Result<(Vec<Event>, Option<ExitStatus>), DriverError> {
+    let mut events = Vec::new();
+    loop {
+        match driver.next_event(Duration::from_millis(100))? {
+            Next::Event(event) => events.push(event),
+            Next::Timeout => {}
+            Next::End(status) => return Ok((events, status)),
+        }
+    }
+}
+
+/// The interest set `lanner run` uses when no rules say otherwise: the security-relevant calls.
+pub fn default_interest() -> SyscallSet {
+    const NAMES: &str = "execve,execveat,clone,clone3,fork,vfork,open,openat,openat2,creat,\
+        connect,accept,accept4,bind,listen,socket,sendto,sendmsg,unlink,unlinkat,rename,renameat,\
+        renameat2,mkdir,mkdirat,rmdir,symlink,symlinkat,link,linkat,chmod,fchmod,fchmodat,\
+        fchmodat2,chown,lchown,fchown,fchownat,setuid,setgid,setreuid,setregid,setresuid,\
+        setresgid,ptrace,mount,umount,umount2,kill,tkill,tgkill,memfd_create,init_module,\
+        finit_module,bpf,io_uring_setup,dup,dup2,dup3,close,process_vm_writev,setns,unshare,\
+        pivot_root,chroot,userfaultfd,socketpair";
+    SyscallSet::parse_names(NAMES).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscalls::{Abi, SyscallId};
+
+    #[test]
+    fn default_interest_has_every_listed_call_and_i386_twins() {
+        let set = default_interest();
+        assert_eq!(set.len(), 67);
+        for name in [
+            "execve",
+            "openat",
+            "close",
+            "io_uring_setup",
+            "fchmodat2",
+            "umount",
+        ] {
+            assert!(
+                set.contains(SyscallId::from_name(name).expect(name)),
+                "{name}"
+            );
+        }
+        // i386 open (5) and chown32 (212) are in through their x86_64 twins.
+        assert!(set.contains_raw(Abi::I386, 5));
+        assert!(set.contains_raw(Abi::I386, 212));
+    }
+}

@@ -1,0 +1,16 @@
+//! lanner's common ground: the event model, syscall tables, the argument-spec table, decoding,
+//! [`SyscallSet`], and the [`Driver`] trait. Drivers depend on this crate only.
+
+pub mod decode;
+pub mod driver;
+pub mod event;
+pub mod json;
+pub mod set;
+pub mod spec;
+pub mod syscalls;
+pub mod time;
+
+pub use driver::{Driver, DriverError, DriverStats, Next, ProbeReport, Started, Target};
+pub use event::{Event, EventKind};
+pub use set::SyscallSet;
+pub use syscalls::{Abi, SyscallId};
