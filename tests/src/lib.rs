@@ -1,0 +1,1 @@
+//! Fixture programs live in src/bin; the tests in tests/.
