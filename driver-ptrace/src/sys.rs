@@ -38,18 +38,38 @@ impl PtraceError {
 
 impl From<PtraceError> for DriverError {
     fn from(err: PtraceError) -> Self {
-        DriverError::Syscall { call: err.call, source: err.source }
+        DriverError::Syscall {
+            call: err.call,
+            source: err.source,
+        }
     }
 }
 
 type Result<T> = std::result::Result<T, PtraceError>;
 
-fn request(call: &'static str, req: libc::c_uint, tid: i32, addr: usize, data: usize) -> Result<libc::c_long> {
+fn request(
+    call: &'static str,
+    req: libc::c_uint,
+    tid: i32,
+    addr: usize,
+    data: usize,
+) -> Result<libc::c_long> {
     // SAFETY: the requests issued through here either take no pointers or take `data` pointing at
     // a live, correctly sized buffer owned by the caller (see each wrapper).
-    let rc = unsafe { libc::ptrace(req, tid, addr as *mut libc::c_void, data as *mut libc::c_void) };
+    let rc = unsafe {
+        libc::ptrace(
+            req,
+            tid,
+            addr as *mut libc::c_void,
+            data as *mut libc::c_void,
+        )
+    };
     if rc == -1 {
-        Err(PtraceError { call, tid, source: io::Error::last_os_error() })
+        Err(PtraceError {
+            call,
+            tid,
+            source: io::Error::last_os_error(),
+        })
     } else {
         Ok(rc)
     }
@@ -57,17 +77,38 @@ fn request(call: &'static str, req: libc::c_uint, tid: i32, addr: usize, data: u
 
 /// `PTRACE_SEIZE` with [`OPTIONS`].
 pub fn seize(tid: i32) -> Result<()> {
-    request("ptrace(PTRACE_SEIZE)", libc::PTRACE_SEIZE, tid, 0, OPTIONS as usize).map(drop)
+    request(
+        "ptrace(PTRACE_SEIZE)",
+        libc::PTRACE_SEIZE,
+        tid,
+        0,
+        OPTIONS as usize,
+    )
+    .map(drop)
 }
 
 /// `PTRACE_CONT`, delivering `sig` (0 for none).
 pub fn cont(tid: i32, sig: i32) -> Result<()> {
-    request("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0, sig as usize).map(drop)
+    request(
+        "ptrace(PTRACE_CONT)",
+        libc::PTRACE_CONT,
+        tid,
+        0,
+        sig as usize,
+    )
+    .map(drop)
 }
 
 /// `PTRACE_SYSCALL`: resume and stop at the next syscall boundary (the exit of the current one).
 pub fn syscall(tid: i32, sig: i32) -> Result<()> {
-    request("ptrace(PTRACE_SYSCALL)", libc::PTRACE_SYSCALL, tid, 0, sig as usize).map(drop)
+    request(
+        "ptrace(PTRACE_SYSCALL)",
+        libc::PTRACE_SYSCALL,
+        tid,
+        0,
+        sig as usize,
+    )
+    .map(drop)
 }
 
 /// `PTRACE_LISTEN`: leave a group-stopped tracee stopped, but let it be woken by `SIGCONT`.
@@ -78,7 +119,13 @@ pub fn listen(tid: i32) -> Result<()> {
 /// `PTRACE_GETEVENTMSG`.
 pub fn event_msg(tid: i32) -> Result<u64> {
     let mut msg: libc::c_ulong = 0;
-    request("ptrace(PTRACE_GETEVENTMSG)", libc::PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut _ as usize)?;
+    request(
+        "ptrace(PTRACE_GETEVENTMSG)",
+        libc::PTRACE_GETEVENTMSG,
+        tid,
+        0,
+        &mut msg as *mut _ as usize,
+    )?;
     Ok(msg)
 }
 
@@ -86,17 +133,14 @@ pub fn event_msg(tid: i32) -> Result<u64> {
 pub fn regs(tid: i32) -> Result<libc::user_regs_struct> {
     // SAFETY: user_regs_struct is plain old data; all-zero is a valid value.
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-    request("ptrace(PTRACE_GETREGS)", libc::PTRACE_GETREGS, tid, 0, &mut regs as *mut _ as usize)?;
+    request(
+        "ptrace(PTRACE_GETREGS)",
+        libc::PTRACE_GETREGS,
+        tid,
+        0,
+        &mut regs as *mut _ as usize,
+    )?;
     Ok(regs)
-}
-
-/// `PTRACE_GETSIGINFO`. Fails with `EINVAL` in a group-stop, which is how group-stops are told
-/// apart from signal-delivery-stops on kernels that report both alike.
-pub fn siginfo(tid: i32) -> Result<libc::siginfo_t> {
-    // SAFETY: siginfo_t is plain old data; all-zero is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    request("ptrace(PTRACE_GETSIGINFO)", libc::PTRACE_GETSIGINFO, tid, 0, &mut info as *mut _ as usize)?;
-    Ok(info)
 }
 
 /// What `PTRACE_GET_SYSCALL_INFO` reports.
@@ -145,7 +189,14 @@ const OP_SECCOMP: u8 = 3;
 
 /// `PTRACE_GET_SYSCALL_INFO` (Linux 5.3+).
 pub fn syscall_info(tid: i32) -> Result<SyscallInfo> {
-    let mut raw = RawSyscallInfo { op: 0, pad: [0; 3], arch: 0, instruction_pointer: 0, stack_pointer: 0, data: [0; 8] };
+    let mut raw = RawSyscallInfo {
+        op: 0,
+        pad: [0; 3],
+        arch: 0,
+        instruction_pointer: 0,
+        stack_pointer: 0,
+        data: [0; 8],
+    };
     request(
         "ptrace(PTRACE_GET_SYSCALL_INFO)",
         libc::PTRACE_GET_SYSCALL_INFO,
@@ -157,10 +208,20 @@ pub fn syscall_info(tid: i32) -> Result<SyscallInfo> {
         OP_ENTRY | OP_SECCOMP => SyscallInfo::Entry {
             arch: raw.arch,
             nr: raw.data[0],
-            args: [raw.data[1], raw.data[2], raw.data[3], raw.data[4], raw.data[5], raw.data[6]],
+            args: [
+                raw.data[1],
+                raw.data[2],
+                raw.data[3],
+                raw.data[4],
+                raw.data[5],
+                raw.data[6],
+            ],
             ip: raw.instruction_pointer,
         },
-        OP_EXIT => SyscallInfo::Exit { arch: raw.arch, rval: raw.data[0] as i64 },
+        OP_EXIT => SyscallInfo::Exit {
+            arch: raw.arch,
+            rval: raw.data[0] as i64,
+        },
         OP_NONE => SyscallInfo::None,
         _ => SyscallInfo::None,
     })
@@ -191,7 +252,13 @@ pub fn wait_any() -> std::result::Result<Option<Wait>, PtraceError> {
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ECHILD) => return Ok(None),
-                _ => return Err(PtraceError { call: "waitpid", tid: -1, source: err }),
+                _ => {
+                    return Err(PtraceError {
+                        call: "waitpid",
+                        tid: -1,
+                        source: err,
+                    })
+                }
             }
         }
         return Ok(Some(decode_status(tid, status)));

@@ -16,7 +16,6 @@ pub use generated::ID_SPACE;
 
 /// The ABI a syscall was entered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Abi {
     /// The native 64-bit ABI (`syscall` instruction).
     X86_64,

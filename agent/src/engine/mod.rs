@@ -1,0 +1,1 @@
+//! The engine: process/fd state kept from events, rule evaluation over it, alerts.

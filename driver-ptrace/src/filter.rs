@@ -1,0 +1,351 @@
+//! The seccomp filter the workload runs under: `SECCOMP_RET_TRACE` for the interest set, `ALLOW`
+//! for everything else, so that only the syscalls we report ever stop the tracee.
+//!
+//! The per-ABI bodies (one comparison chain per syscall number) are built by seccompiler. It only
+//! builds single-arch programs that kill the process on any other arch, which would turn an
+//! `int 0x80` call into a crash; so we strip its arch check and put our own dispatch in front:
+//!
+//! ```text
+//!      ld  arch
+//!      jeq AUDIT_ARCH_I386    -> i386 body (through a long jump)
+//!      jeq AUDIT_ARCH_X86_64  -> native
+//!      ret TRACE(FOREIGN)        any other arch: stop and let the tracer look
+//! native:
+//!      ld  nr
+//!      jge X32_SYSCALL_BIT    -> ret TRACE(X32)   x32 calls are never let through unseen
+//!      x86_64 body               TRACE(X86_64) for the set, ALLOW otherwise
+//!      i386 body                 TRACE(I386) for the set (and socketcall), ALLOW otherwise
+//! ```
+//!
+//! The program depends only on arch and number, never on arguments, so the kernel's seccomp
+//! action cache (5.11+) resolves every allowed syscall without running it: untraced syscalls
+//! cost the workload nothing.
+//!
+//! The `SECCOMP_RET_DATA` of a trace action tells the tracer which ABI stopped, for kernels
+//! without `PTRACE_GET_SYSCALL_INFO`.
+
+use std::collections::BTreeMap;
+
+use lanner_common::syscalls::{ids, Abi, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
+use lanner_common::SyscallSet;
+use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+
+/// `SECCOMP_RET_DATA` of a native x86_64 trace.
+pub const DATA_X86_64: u16 = 1;
+/// `SECCOMP_RET_DATA` of an i386 trace.
+pub const DATA_I386: u16 = 2;
+/// `SECCOMP_RET_DATA` of an x32 trace.
+pub const DATA_X32: u16 = 3;
+/// `SECCOMP_RET_DATA` of a trace for an arch this filter does not know.
+pub const DATA_FOREIGN: u16 = 4;
+
+/// The ABI a `SECCOMP_RET_DATA` value stands for.
+pub fn abi_of_data(data: u64) -> Option<Abi> {
+    match u16::try_from(data).ok()? {
+        DATA_X86_64 => Some(Abi::X86_64),
+        DATA_I386 => Some(Abi::I386),
+        DATA_X32 => Some(Abi::X32),
+        _ => None,
+    }
+}
+
+/// Errors building the filter.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// seccompiler refused the rules.
+    #[error("building the seccomp filter: {0}")]
+    Seccompiler(#[from] seccompiler::BackendError),
+    /// seccompiler's output did not start with the arch check this module strips.
+    #[error("seccompiler produced a program of an unexpected shape; cannot splice ABIs")]
+    UnexpectedShape,
+    /// The program exceeds the kernel's limit.
+    #[error(
+        "the seccomp filter would have {0} instructions, more than the kernel's 4096: \
+         the interest set is too large for the ptrace driver; narrow it"
+    )]
+    TooLong(usize),
+}
+
+const BPF_LD: u16 = 0x00;
+const BPF_JMP: u16 = 0x05;
+const BPF_RET: u16 = 0x06;
+const BPF_W: u16 = 0x00;
+const BPF_ABS: u16 = 0x20;
+const BPF_JA: u16 = 0x00;
+const BPF_JEQ: u16 = 0x10;
+const BPF_JGE: u16 = 0x30;
+const BPF_K: u16 = 0x00;
+const DATA_NR_OFFSET: u32 = 0;
+const DATA_ARCH_OFFSET: u32 = 4;
+const BPF_MAXINSNS: usize = 4096;
+
+fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+fn trace(data: u16) -> u32 {
+    libc::SECCOMP_RET_TRACE | u32::from(data)
+}
+
+/// The numbers of `abi` to trace: the set's, minus the two calls that must never stop (the
+/// kernel restarts and returns from signal handlers through them, and a stop there would
+/// corrupt the restart).
+fn traced_numbers(interest: &SyscallSet, abi: Abi) -> Vec<u64> {
+    let never: Vec<u64> = [ids::RT_SIGRETURN, ids::RESTART_SYSCALL]
+        .iter()
+        .flat_map(|id| id.numbers_in(abi))
+        .collect();
+    let mut numbers = interest.abi_numbers(abi);
+    numbers.retain(|nr| !never.contains(nr));
+    numbers
+}
+
+/// One ABI's comparison chain, built by seccompiler, without its arch check.
+fn body(numbers: &[u64], data: u16) -> Result<Vec<libc::sock_filter>, FilterError> {
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = numbers
+        .iter()
+        .filter_map(|&nr| i64::try_from(nr).ok())
+        .map(|nr| (nr, Vec::new()))
+        .collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Trace(u32::from(data)),
+        TargetArch::x86_64,
+    )?;
+    let program: BpfProgram = filter.try_into()?;
+    let expected_prefix = [
+        (BPF_LD | BPF_W | BPF_ABS, DATA_ARCH_OFFSET),
+        (BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64),
+        (BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS),
+    ];
+    let prefix_ok = program.len() > expected_prefix.len()
+        && program
+            .iter()
+            .zip(expected_prefix)
+            .all(|(insn, (code, k))| insn.code == code && insn.k == k);
+    if !prefix_ok {
+        return Err(FilterError::UnexpectedShape);
+    }
+    Ok(program[expected_prefix.len()..]
+        .iter()
+        .map(|insn| jump(insn.code, insn.k, insn.jt, insn.jf))
+        .collect())
+}
+
+/// Builds the whole program for `interest`.
+pub fn build(interest: &SyscallSet) -> Result<Vec<libc::sock_filter>, FilterError> {
+    let native = body(&traced_numbers(interest, Abi::X86_64), DATA_X86_64)?;
+    let compat = body(&traced_numbers(interest, Abi::I386), DATA_I386)?;
+
+    // Offsets are relative to the next instruction.
+    let native_len = u32::try_from(native.len()).map_err(|_| FilterError::TooLong(native.len()))?;
+    let mut program = vec![
+        /* 0 */ stmt(BPF_LD | BPF_W | BPF_ABS, DATA_ARCH_OFFSET),
+        /* 1 */ jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 1),
+        /* 2 */ stmt(BPF_JMP | BPF_JA, 5 + native_len),
+        /* 3 */ jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        /* 4 */ stmt(BPF_RET | BPF_K, trace(DATA_FOREIGN)),
+        /* 5 */ stmt(BPF_LD | BPF_W | BPF_ABS, DATA_NR_OFFSET),
+        /* 6 */ jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT as u32, 0, 1),
+        /* 7 */ stmt(BPF_RET | BPF_K, trace(DATA_X32)),
+    ];
+    // `ja k` at index 2 lands at 2 + 1 + k = 8 + native_len: past the five dispatch instructions
+    // 3..=7 and the native body, at the compat body's first instruction.
+    program.extend(native);
+    program.extend(compat);
+    if program.len() > BPF_MAXINSNS {
+        return Err(FilterError::TooLong(program.len()));
+    }
+    Ok(program)
+}
+
+/// A built program ready to install from a freshly forked child: only async-signal-safe work
+/// happens in [`InstallableFilter::install`].
+pub struct InstallableFilter {
+    program: Vec<libc::sock_filter>,
+}
+
+/// How the filter was installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// Without `no_new_privs`: the workload's setuid binaries keep working.
+    Plain,
+    /// `no_new_privs` had to be set (no `CAP_SYS_ADMIN`): setuid and file capabilities do not
+    /// elevate in the workload.
+    WithNoNewPrivs,
+}
+
+impl InstallableFilter {
+    /// Wraps a program.
+    pub fn new(program: Vec<libc::sock_filter>) -> Self {
+        InstallableFilter { program }
+    }
+
+    /// Installs the filter on the calling thread. Async-signal-safe: raw syscalls only, no
+    /// allocation. Returns the errno on failure.
+    ///
+    /// `SECCOMP_FILTER_FLAG_SPEC_ALLOW` keeps the kernel from switching on speculative-store-bypass
+    /// mitigation for the workload just because it now has a filter (older kernels do that by
+    /// default and it costs some workloads dearly); the workload keeps whatever mitigation it
+    /// would have had without the agent. Kernels before 4.17 reject the flag, so it is retried
+    /// without.
+    pub fn install(&self) -> Result<Installed, i32> {
+        let Ok(len) = u16::try_from(self.program.len()) else {
+            return Err(libc::E2BIG);
+        };
+        let fprog = libc::sock_fprog {
+            len,
+            filter: self.program.as_ptr().cast_mut(),
+        };
+        let attempt = |flags: libc::c_ulong| -> Result<(), i32> {
+            // SAFETY: `fprog` points at a live program of `len` instructions; seccomp copies it.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    flags,
+                    &fprog as *const libc::sock_fprog,
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(errno())
+            }
+        };
+        let with_fallback = || match attempt(libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW) {
+            Err(libc::EINVAL) => attempt(0),
+            other => other,
+        };
+        match with_fallback() {
+            Ok(()) => Ok(Installed::Plain),
+            Err(libc::EACCES) => {
+                // SAFETY: prctl with integer arguments.
+                if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                    return Err(errno());
+                }
+                with_fallback().map(|()| Installed::WithNoNewPrivs)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lanner_common::syscalls::SyscallId;
+
+    /// Runs a cBPF seccomp program the way the kernel does, for one (arch, nr).
+    fn run(program: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let insn = program[pc];
+            match insn.code {
+                c if c == BPF_LD | BPF_W | BPF_ABS => {
+                    acc = match insn.k {
+                        DATA_NR_OFFSET => nr,
+                        DATA_ARCH_OFFSET => arch,
+                        other => panic!("filter reads seccomp_data offset {other}"),
+                    };
+                    pc += 1;
+                }
+                c if c == BPF_JMP | BPF_JA => pc += 1 + insn.k as usize,
+                c if c == BPF_JMP | BPF_JEQ | BPF_K => {
+                    pc += 1 + usize::from(if acc == insn.k { insn.jt } else { insn.jf })
+                }
+                c if c == BPF_JMP | BPF_JGE | BPF_K => {
+                    pc += 1 + usize::from(if acc >= insn.k { insn.jt } else { insn.jf })
+                }
+                c if c == BPF_RET | BPF_K => return insn.k,
+                other => panic!("unexpected instruction {other:#x}"),
+            }
+        }
+    }
+
+    fn set(names: &str) -> SyscallSet {
+        SyscallSet::parse_names(names).expect("names")
+    }
+
+    #[test]
+    fn traces_the_set_and_allows_the_rest_on_both_abis() {
+        let program = build(&set("openat,open,execve,connect")).expect("builds");
+        let x64 = AUDIT_ARCH_X86_64;
+        assert_eq!(run(&program, x64, 257), trace(DATA_X86_64)); // openat
+        assert_eq!(run(&program, x64, 59), trace(DATA_X86_64)); // execve
+        assert_eq!(run(&program, x64, 39), libc::SECCOMP_RET_ALLOW); // getpid
+        assert_eq!(run(&program, x64, 5), libc::SECCOMP_RET_ALLOW); // fstat, not i386 open
+        let i386 = AUDIT_ARCH_I386;
+        assert_eq!(run(&program, i386, 5), trace(DATA_I386)); // i386 open
+        assert_eq!(run(&program, i386, 11), trace(DATA_I386)); // i386 execve
+        assert_eq!(run(&program, i386, 102), trace(DATA_I386)); // socketcall hides connect
+        assert_eq!(run(&program, i386, 20), libc::SECCOMP_RET_ALLOW); // i386 getpid
+    }
+
+    #[test]
+    fn x32_and_unknown_arches_always_stop() {
+        let program = build(&set("openat")).expect("builds");
+        let x32_getpid = (X32_SYSCALL_BIT + 39) as u32;
+        assert_eq!(
+            run(&program, AUDIT_ARCH_X86_64, x32_getpid),
+            trace(DATA_X32)
+        );
+        assert_eq!(run(&program, 0x4000_0028, 1), trace(DATA_FOREIGN)); // arm
+    }
+
+    #[test]
+    fn signal_return_paths_are_never_traced() {
+        let mut interest = lanner_common::driver::default_interest();
+        interest.insert(ids::RT_SIGRETURN);
+        interest.insert(ids::RESTART_SYSCALL);
+        let program = build(&interest).expect("builds");
+        for id in [ids::RT_SIGRETURN, ids::RESTART_SYSCALL] {
+            for abi in [Abi::X86_64, Abi::I386] {
+                for nr in id.numbers_in(abi) {
+                    assert_eq!(
+                        run(&program, abi.audit_arch(), nr as u32),
+                        libc::SECCOMP_RET_ALLOW,
+                        "{} {abi}",
+                        id.name()
+                    );
+                }
+            }
+        }
+        let openat = SyscallId::from_name("openat").expect("openat");
+        let nr = openat.number_in(Abi::X86_64).expect("nr") as u32;
+        assert_eq!(run(&program, AUDIT_ARCH_X86_64, nr), trace(DATA_X86_64));
+    }
+
+    #[test]
+    fn whole_syscall_table_is_refused_with_a_reason() {
+        let err = build(&SyscallSet::all()).expect_err("too long");
+        assert!(err.to_string().contains("narrow it"), "{err}");
+    }
+
+    #[test]
+    fn empty_set_allows_everything_native() {
+        let program = build(&SyscallSet::new()).expect("builds");
+        assert_eq!(
+            run(&program, AUDIT_ARCH_X86_64, 257),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(run(&program, AUDIT_ARCH_I386, 5), libc::SECCOMP_RET_ALLOW);
+    }
+}
