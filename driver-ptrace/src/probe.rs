@@ -100,7 +100,8 @@ fn with_stopped_child<T>(inspect: impl FnOnce(i32) -> T) -> Result<T, String> {
         }
     }
     let outcome = (|| {
-        sys::seize(pid).map_err(|e| e.to_string())?;
+        // No PTRACE_O_TRACEEXIT: the child must die at once when killed below, not stop at exit.
+        sys::seize_with(pid, libc::PTRACE_O_EXITKILL).map_err(|e| e.to_string())?;
         // SAFETY: ptrace with integer arguments.
         if unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0) } != 0 {
             return Err(format!(
@@ -115,12 +116,21 @@ fn with_stopped_child<T>(inspect: impl FnOnce(i32) -> T) -> Result<T, String> {
         }
         Ok(inspect(pid))
     })();
+    // Kill and reap it for good: the tracer thread that runs later waits for every child of
+    // this process, and must find none of ours.
     // SAFETY: kill and reap our own child.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
-        while libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL) == -1
-            && *libc::__errno_location() == libc::EINTR
-        {}
+        loop {
+            let mut status = 0;
+            let rc = libc::waitpid(pid, &mut status, libc::__WALL);
+            if rc == -1 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            if rc == -1 || libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                break;
+            }
+        }
     }
     outcome
 }

@@ -194,8 +194,8 @@ pub fn fork_child(command: &Command, filter: &InstallableFilter) -> Result<Child
         // SAFETY: in the child; see child_main.
         unsafe {
             child_main(
-                go_read.as_raw_fd(),
-                err_write.as_raw_fd(),
+                [go_read.as_raw_fd(), go_write.as_raw_fd()],
+                [err_read.as_raw_fd(), err_write.as_raw_fd()],
                 &prepared,
                 &argv_ptrs,
                 filter,
@@ -226,8 +226,8 @@ pub fn fork_child(command: &Command, filter: &InstallableFilter) -> Result<Child
 /// # Safety
 /// Must only run in a freshly forked child; it never returns.
 unsafe fn child_main(
-    go: libc::c_int,
-    errors: libc::c_int,
+    [go, go_parent]: [libc::c_int; 2],
+    [errors_parent, errors]: [libc::c_int; 2],
     prepared: &Prepared,
     argv: &[*const libc::c_char],
     filter: &InstallableFilter,
@@ -242,6 +242,10 @@ unsafe fn child_main(
     };
     // SAFETY (whole block): async-signal-safe calls on memory prepared before fork.
     unsafe {
+        // The parent's ends: with our copy of the go pipe's write end open, the read below would
+        // never see EOF.
+        libc::close(go_parent);
+        libc::close(errors_parent);
         // Wait until the tracer has seized us: EOF on the pipe.
         let mut byte = 0u8;
         while libc::read(go, (&mut byte as *mut u8).cast(), 1) == -1

@@ -77,12 +77,17 @@ fn request(
 
 /// `PTRACE_SEIZE` with [`OPTIONS`].
 pub fn seize(tid: i32) -> Result<()> {
+    seize_with(tid, OPTIONS)
+}
+
+/// `PTRACE_SEIZE` with other options (the probe's throwaway children must not stop at exit).
+pub fn seize_with(tid: i32, options: libc::c_int) -> Result<()> {
     request(
         "ptrace(PTRACE_SEIZE)",
         libc::PTRACE_SEIZE,
         tid,
         0,
-        OPTIONS as usize,
+        options as usize,
     )
     .map(drop)
 }

@@ -573,6 +573,12 @@ impl Tracer {
 
     fn task_ended(&mut self, tid: i32, status: ExitStatus) {
         let task = self.remove_task(tid);
+        if task.is_none() && tid != self.root {
+            // A child of another thread of the agent, reaped because wait(-1) sees the whole
+            // process's children (which it must, to reap the workload's orphans); not ours.
+            tracing::debug!(tid, "reaped a process that was not traced");
+            return;
+        }
         let tgid = task.as_ref().map_or(tid, |t| t.tgid);
         if task.is_some_and(|t| t.pending.is_some()) {
             self.dropped(tgid, tid, "the task died before its syscall returned");

@@ -1,0 +1,99 @@
+//! The command line. Its spellings are a contract: scripts depend on them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// lanner: syscall-level runtime security with Falco rules, over ptrace or eBPF.
+#[derive(Debug, Parser)]
+#[command(name = "lanner", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Run a command (or watch the whole system) under a driver, raising alerts from rules.
+    Run(RunArgs),
+    /// Tell which drivers this machine can run, and why not for the others.
+    Drivers,
+    /// Work with rules files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `lanner rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load rules files and report what cannot be served, by name and line.
+    Check {
+        /// Rules files, loaded in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Fail when a rule cannot be served instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print the syscalls these rules make the drivers trace, and why each one is there.
+    Syscalls {
+        /// Rules files, loaded in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Which driver `run` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverChoice {
+    /// eBPF where the kernel allows it, ptrace otherwise.
+    Auto,
+    /// seccomp + ptrace (no kernel access needed; SYS_PTRACE only).
+    Ptrace,
+    /// eBPF (kernel access: CAP_BPF and CAP_PERFMON or root).
+    Ebpf,
+}
+
+/// How alerts are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Falco's JSON, one alert per line.
+    Json,
+    /// Falco's text form.
+    Text,
+}
+
+/// `lanner run ...`
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The instrumentation driver.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub driver: DriverChoice,
+    /// Rules files (Falco's format), loaded in order; the embedded default ruleset when none.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Fail when a rule cannot be served instead of skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write every event as a JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    pub events_out: Option<PathBuf>,
+    /// Write alerts to this file instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub alerts_out: Option<PathBuf>,
+    /// Alert format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
+    /// Watch the whole system instead of a command (eBPF driver), until SIGINT or SIGTERM.
+    #[arg(long, conflicts_with = "command")]
+    pub system: bool,
+    /// Trace exactly these syscalls (comma-separated names) instead of what the rules need.
+    #[arg(long, value_name = "NAMES")]
+    pub syscalls: Option<String>,
+    /// The command to run, after `--`.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}

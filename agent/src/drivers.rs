@@ -1,0 +1,51 @@
+//! Driver probing and selection: `lanner drivers`, and what `--driver auto` picks.
+
+use anyhow::{bail, Result};
+use lanner_common::driver::{Driver, ProbeReport};
+
+use crate::cli::DriverChoice;
+
+/// Every driver's probe, in preference order for `auto`.
+pub fn probe_all() -> Vec<ProbeReport> {
+    vec![lanner_driver_ebpf::probe(), lanner_driver_ptrace::probe()]
+}
+
+/// `lanner drivers`: one block per driver.
+pub fn print_report() -> String {
+    probe_all().iter().map(ToString::to_string).collect()
+}
+
+/// Builds the driver `choice` asks for, or says why it cannot run here.
+pub fn select(choice: DriverChoice, system: bool) -> Result<Box<dyn Driver>> {
+    let ebpf = lanner_driver_ebpf::probe();
+    match choice {
+        DriverChoice::Ptrace => {
+            let report = lanner_driver_ptrace::probe();
+            if !report.available {
+                bail!("{report}");
+            }
+            Ok(Box::new(lanner_driver_ptrace::PtraceDriver::new()))
+        }
+        DriverChoice::Ebpf => bail!("{}", ebpf.to_string().trim_end()),
+        DriverChoice::Auto => {
+            if ebpf.available {
+                bail!("the eBPF driver is not part of this build yet");
+            }
+            if system {
+                bail!(
+                    "--system needs the eBPF driver, which cannot run here: {}",
+                    ebpf.reason.as_deref().unwrap_or("unavailable")
+                );
+            }
+            let ptrace = lanner_driver_ptrace::probe();
+            if !ptrace.available {
+                bail!("no driver can run here:\n{ebpf}{ptrace}");
+            }
+            tracing::info!(
+                "driver: ptrace (ebpf unavailable: {})",
+                ebpf.reason.as_deref().unwrap_or("unknown")
+            );
+            Ok(Box::new(lanner_driver_ptrace::PtraceDriver::new()))
+        }
+    }
+}

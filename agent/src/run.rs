@@ -1,0 +1,160 @@
+//! `lanner run`: start the driver, pump events through the outputs, exit with the workload's
+//! status.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use lanner_common::driver::{Command, Next, Target};
+use lanner_common::time::WallClock;
+use lanner_common::{DriverError, Event, EventKind, SyscallSet};
+
+use crate::cli::RunArgs;
+use crate::drivers;
+use crate::signals::Forwarder;
+
+/// How often the loop wakes without events, to notice a stop request.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The workload could not be started; the shell's exit codes say why (127: not found,
+/// 126: cannot execute).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct SpawnFailed {
+    /// The exit code to use.
+    pub code: u8,
+    /// What happened.
+    pub message: String,
+}
+
+/// Every event, as JSON lines.
+struct EventsOut {
+    out: BufWriter<File>,
+    clock: WallClock,
+}
+
+impl EventsOut {
+    fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path)
+            .with_context(|| format!("creating the events file {}", path.display()))?;
+        Ok(EventsOut {
+            out: BufWriter::with_capacity(1 << 16, file),
+            clock: WallClock::new(),
+        })
+    }
+
+    fn write(&mut self, event: &Event) -> Result<()> {
+        let json = lanner_common::json::EventJson {
+            event,
+            clock: &self.clock,
+        };
+        serde_json::to_writer(&mut self.out, &json).context("writing an event")?;
+        self.out.write_all(b"\n").context("writing an event")
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.out.flush().context("flushing the events file")
+    }
+}
+
+fn interest(args: &RunArgs) -> Result<SyscallSet> {
+    match &args.syscalls {
+        Some(names) => {
+            SyscallSet::parse_names(names).with_context(|| format!("--syscalls {names}"))
+        }
+        None => Ok(lanner_common::driver::default_interest()),
+    }
+}
+
+fn target(args: &RunArgs) -> Result<Target> {
+    if args.system {
+        return Ok(Target::System);
+    }
+    if args.command.is_empty() {
+        bail!("no command to run: give one after `--` (lanner run -- CMD...), or use --system");
+    }
+    Ok(Target::Command(Command::new(args.command.clone())))
+}
+
+fn spawn_failure(err: DriverError) -> anyhow::Error {
+    match err {
+        DriverError::Spawn { program, source } => {
+            let code = match source.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                _ => 126,
+            };
+            SpawnFailed {
+                code,
+                message: format!("{}: {source}", program.to_string_lossy()),
+            }
+            .into()
+        }
+        other => anyhow::Error::new(other).context("starting the workload"),
+    }
+}
+
+/// Runs `lanner run`; returns the exit code (the workload's status, as a shell reports it).
+pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
+    let target = target(&args)?;
+    let interest = interest(&args)?;
+    let mut events_out = args
+        .events_out
+        .as_deref()
+        .map(EventsOut::create)
+        .transpose()?;
+    let mut driver = drivers::select(args.driver, args.system)?;
+    tracing::debug!(
+        driver = driver.name(),
+        syscalls = interest.len(),
+        "starting"
+    );
+    let started = driver.start(target, &interest).map_err(spawn_failure)?;
+    if let Some(pid) = started.root_pid {
+        signals.set_target(pid);
+    }
+    let mut dropped_events = 0u64;
+    let status = loop {
+        match driver.next_event(POLL)? {
+            Next::Event(event) => {
+                if let EventKind::Drop(drop) = &event.kind {
+                    dropped_events += drop.count;
+                    tracing::debug!(
+                        pid = event.pid,
+                        tid = event.tid,
+                        "{} event(s) lost: {}",
+                        drop.count,
+                        drop.reason
+                    );
+                }
+                if let Some(out) = events_out.as_mut() {
+                    out.write(&event)?;
+                }
+            }
+            Next::Timeout => {
+                if args.system && signals.terminate.load(Ordering::SeqCst) {
+                    driver.stop()?;
+                }
+            }
+            Next::End(status) => break status,
+        }
+    };
+    if let Some(out) = events_out.as_mut() {
+        out.finish()?;
+    }
+    let stats = driver.stats();
+    tracing::info!(
+        driver = driver.name(),
+        events = stats.seen,
+        dropped = stats.dropped,
+        filtered = stats.filtered,
+        "done"
+    );
+    if dropped_events > 0 {
+        tracing::warn!("{dropped_events} event(s) were lost; see the drop records in the events");
+    }
+    driver.stop()?;
+    Ok(status.map_or(0, |s| s.shell_code()))
+}
