@@ -1,0 +1,198 @@
+//! The command line as users and scripts see it: exit codes, stdout left to the workload, the
+//! events file, signal forwarding, error messages. Every test runs the real binary under the
+//! real ptrace driver.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
+
+/// Whether the ptrace driver can run here; prints why not when it cannot.
+fn ptrace_available() -> bool {
+    let report = lanner_driver_ptrace::probe();
+    if !report.available {
+        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
+    }
+    report.available
+}
+
+fn lanner(args: &[&str]) -> Output {
+    Command::new(LANNER)
+        .args(args)
+        .output()
+        .expect("lanner runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn exit_status_is_the_workloads() {
+    if !ptrace_available() {
+        return;
+    }
+    let out = lanner(&["run", "--driver", "ptrace", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let out = lanner(&["run", "--driver", "ptrace", "--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(out.status.code(), Some(128 + 9), "{}", stderr(&out));
+}
+
+#[test]
+fn stdout_belongs_to_the_workload() {
+    if !ptrace_available() {
+        return;
+    }
+    let out = lanner(&[
+        "run",
+        "--driver",
+        "ptrace",
+        "--",
+        "sh",
+        "-c",
+        "echo hello; cat /etc/hostname >/dev/null; echo world",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\nworld\n");
+}
+
+#[test]
+fn missing_command_exits_127_and_names_it() {
+    if !ptrace_available() {
+        return;
+    }
+    let out = lanner(&["run", "--driver", "ptrace", "--", "no-such-command-lanner"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(
+        stderr(&out).contains("no-such-command-lanner"),
+        "{}",
+        stderr(&out)
+    );
+    let out = lanner(&["run", "--driver", "ptrace", "--", "/etc/hostname"]);
+    assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_syscall_name_is_an_error_that_names_it() {
+    let out = lanner(&["run", "--syscalls", "openat,frobnicate", "--", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("frobnicate"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_command_is_an_error() {
+    let out = lanner(&["run", "--driver", "ptrace"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("no command"), "{}", stderr(&out));
+}
+
+#[test]
+fn events_file_holds_syscalls_and_lifecycle_of_the_tree() {
+    if !ptrace_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lanner-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let events = dir.join("events.jsonl");
+    let out = lanner(&[
+        "run",
+        "--driver",
+        "ptrace",
+        "--events-out",
+        events.to_str().expect("utf-8 path"),
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/hostname > /dev/null; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&events).expect("events file");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    fn of_kind<'a>(
+        lines: &'a [serde_json::Value],
+        t: &'a str,
+    ) -> impl Iterator<Item = &'a serde_json::Value> + 'a {
+        lines.iter().filter(move |e| e["type"] == t)
+    }
+    let of_type = |t: &'static str| of_kind(&lines, t);
+    let cat_open = of_type("syscall")
+        .find(|e| e["syscall"] == "openat" && e["args"]["name"] == "/etc/hostname")
+        .expect("cat's openat of /etc/hostname");
+    assert!(cat_open["ret"].as_i64().expect("ret") >= 0);
+    assert!(cat_open["pid"].as_u64().is_some() && cat_open["time"].is_string());
+    let execs: Vec<_> = of_type("exec").map(|e| e["argv"][0].clone()).collect();
+    assert!(execs.contains(&"sh".into()) && execs.contains(&"cat".into()), "{execs:?}");
+    assert!(of_type("fork").count() >= 1);
+    // Both processes end, the shell with its status.
+    assert!(of_type("exit").any(|e| e["code"] == 3), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sigterm_to_the_agent_reaches_the_workload() {
+    if !ptrace_available() {
+        return;
+    }
+    let mut child = Command::new(LANNER)
+        .args([
+            "run",
+            "--driver",
+            "ptrace",
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lanner starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read ready");
+    assert_eq!(line, "ready\n");
+    // SAFETY: kill with integer arguments.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the workload did not end on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(42));
+}
+
+#[test]
+fn drivers_lists_ptrace_with_its_features() {
+    let out = lanner(&["drivers"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ptrace: "), "{text}");
+    assert!(text.contains("ebpf: "), "{text}");
+    assert!(text.contains("seccomp"), "{text}");
+}
+
+#[test]
+fn rules_check_names_file_line_and_column_of_an_error() {
+    let dir = std::env::temp_dir().join(format!("lanner-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "- rule: broken\n  desc: d\n  condition: evt.type = open and (\n  output: o\n  priority: WARNING\n",
+    )
+    .expect("write rules");
+    let out = lanner(&["rules", "check", file.to_str().expect("utf-8")]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("bad.yaml:3:"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
