@@ -14,6 +14,7 @@ mod spawn;
 mod sys;
 mod tracer;
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -30,14 +31,16 @@ use tracer::{Record, Shared, Tracer};
 /// The driver's name as the CLI spells it.
 pub const NAME: &str = "ptrace";
 
-/// Records buffered between the tracer and the consumer before the tracer (and so the workload)
+/// Batches of records buffered between the tracer and the consumer before the tracer (and so the workload)
 /// waits.
-const CHANNEL_CAPACITY: usize = 8192;
+const CHANNEL_CAPACITY: usize = 64;
 
 /// The seccomp + ptrace driver.
 pub struct PtraceDriver {
     shared: Arc<Shared>,
-    records: Option<Receiver<Record>>,
+    records: Option<Receiver<Vec<Record>>>,
+    /// Records received and not yet returned.
+    queue: VecDeque<Record>,
     thread: Option<JoinHandle<()>>,
     ended: Option<Next>,
 }
@@ -54,6 +57,7 @@ impl PtraceDriver {
         PtraceDriver {
             shared: Arc::new(Shared::default()),
             records: None,
+            queue: VecDeque::new(),
             thread: None,
             ended: None,
         }
@@ -104,7 +108,7 @@ impl Driver for PtraceDriver {
         let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let shared = Arc::clone(&self.shared);
-        let interest = interest.clone();
+        let interest = *interest;
         let syscall_info = probe::has_syscall_info();
         let thread = std::thread::Builder::new()
             .name("lanner-tracer".into())
@@ -136,13 +140,22 @@ impl Driver for PtraceDriver {
         if let Some(end) = &self.ended {
             return Ok(end.clone());
         }
+        if let Some(record) = self.queue.pop_front() {
+            return Ok(self.record_to_next(record));
+        }
         let Some(records) = &self.records else {
             return Err(DriverError::Internal(
                 "the ptrace driver was not started".into(),
             ));
         };
         match records.recv_timeout(timeout) {
-            Ok(record) => Ok(self.record_to_next(record)),
+            Ok(batch) => {
+                self.queue.extend(batch);
+                match self.queue.pop_front() {
+                    Some(record) => Ok(self.record_to_next(record)),
+                    None => Ok(Next::Timeout),
+                }
+            }
             Err(RecvTimeoutError::Timeout) => Ok(Next::Timeout),
             Err(RecvTimeoutError::Disconnected) => Err(DriverError::Internal(
                 "the tracer thread ended without reporting the end of the workload".into(),
@@ -182,7 +195,8 @@ impl PtraceDriver {
     /// Drains the channel (so the tracer is never stuck on a full one) and joins the thread.
     fn join(&mut self) {
         if let Some(records) = self.records.take() {
-            while let Ok(record) = records.recv() {
+            let pending = std::mem::take(&mut self.queue);
+            for record in pending.into_iter().chain(records.iter().flatten()) {
                 if let Record::End(status) = record {
                     self.ended = Some(Next::End(status));
                 }

@@ -240,7 +240,7 @@ unsafe fn child_main(
             libc::_exit(127)
         }
     };
-    // SAFETY (whole block): async-signal-safe calls on memory prepared before fork.
+    // SAFETY: async-signal-safe calls only, on memory prepared before fork.
     unsafe {
         // The parent's ends: with our copy of the go pipe's write end open, the read below would
         // never see EOF.

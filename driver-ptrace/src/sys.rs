@@ -270,6 +270,33 @@ pub fn wait_any() -> std::result::Result<Option<Wait>, PtraceError> {
     }
 }
 
+/// `waitpid(-1, __WALL | WNOHANG)`: a report if one is ready. `Ok(Err(()))` when none is ready
+/// yet, `Ok(Ok(None))` when no tracee is left.
+#[allow(clippy::type_complexity)]
+pub fn try_wait_any() -> std::result::Result<std::result::Result<Option<Wait>, ()>, PtraceError> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::WNOHANG) };
+        match tid {
+            0 => return Ok(Err(())),
+            -1 => {
+                let err = io::Error::last_os_error();
+                return match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => Ok(Ok(None)),
+                    _ => Err(PtraceError {
+                        call: "waitpid",
+                        tid: -1,
+                        source: err,
+                    }),
+                };
+            }
+            tid => return Ok(Ok(Some(decode_status(tid, status)))),
+        }
+    }
+}
+
 fn decode_status(tid: i32, status: i32) -> Wait {
     if libc::WIFEXITED(status) {
         Wait::Exited(tid, libc::WEXITSTATUS(status))

@@ -133,8 +133,13 @@ fn proc_exe(pid: i32) -> Option<Vec<u8>> {
         .map(|p| p.as_os_str().as_bytes().to_vec())
 }
 
+/// Most records handed over at once.
+const BATCH: usize = 256;
+
 pub struct Tracer {
-    tx: Sender<Record>,
+    tx: Sender<Vec<Record>>,
+    /// Records not handed over yet.
+    batch: Vec<Record>,
     interest: SyscallSet,
     tasks: HashMap<i32, Task>,
     root: i32,
@@ -158,7 +163,7 @@ impl Tracer {
     pub fn run(
         command: lanner_common::driver::Command,
         interest: SyscallSet,
-        tx: Sender<Record>,
+        tx: Sender<Vec<Record>>,
         started: std::sync::mpsc::Sender<StartResult>,
         shared: Arc<Shared>,
         syscall_info: bool,
@@ -193,6 +198,7 @@ impl Tracer {
         let root = child.pid;
         let mut tracer = Tracer {
             tx,
+            batch: Vec::with_capacity(BATCH),
             interest,
             tasks: HashMap::new(),
             root,
@@ -229,7 +235,7 @@ impl Tracer {
 
     fn trace(&mut self) {
         loop {
-            match sys::wait_any() {
+            match self.next_report() {
                 Ok(Some(report)) => self.handle(report),
                 Ok(None) => break,
                 Err(err) => {
@@ -241,6 +247,34 @@ impl Tracer {
         self.report_start_failure();
         let status = self.root_status;
         self.send(Record::End(status));
+        self.flush();
+    }
+
+    /// The next wait report. Records are handed to the consumer in batches, when the tracer has
+    /// nothing else to do: waking the consumer once per syscall would cost the workload a
+    /// cross-CPU wakeup per event (expensive, above all in virtual machines).
+    fn next_report(&mut self) -> Result<Option<Wait>, sys::PtraceError> {
+        if self.batch.is_empty() {
+            return sys::wait_any();
+        }
+        match sys::try_wait_any()? {
+            Ok(report) => Ok(report),
+            Err(()) => {
+                self.flush();
+                sys::wait_any()
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() || self.consumer_gone {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if self.tx.send(batch).is_err() {
+            tracing::debug!("tracer: the consumer hung up; tracing on without reporting");
+            self.consumer_gone = true;
+        }
     }
 
     fn send(&mut self, record: Record) {
@@ -262,9 +296,9 @@ impl Tracer {
             }
             Record::End(_) => {}
         }
-        if self.tx.send(record).is_err() {
-            tracing::debug!("tracer: the consumer hung up; tracing on without reporting");
-            self.consumer_gone = true;
+        self.batch.push(record);
+        if self.batch.len() >= BATCH {
+            self.flush();
         }
     }
 
