@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod demo;
 mod gen_syscalls;
+mod install_deps;
+mod run_cmd;
+mod test;
 
 #[derive(Parser)]
 #[command(name = "xtask", about = "lanner project automation")]
@@ -19,6 +23,14 @@ struct Cli {
 enum Command {
     /// Generate (or, with --check, verify) the syscall tables in common/.
     GenSyscalls(gen_syscalls::Args),
+    /// Install the machine prerequisites (apt packages, rustup components) that are missing.
+    InstallDeps,
+    /// Run every check CI runs: prerequisites, generated tables, fmt, clippy, all tests.
+    Test,
+    /// What CI runs (same as `test`).
+    Ci,
+    /// Run the embedded default rules against a demo workload under every available driver.
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +48,9 @@ fn run() -> Result<()> {
     let root = project_root()?;
     match &cli.command {
         Command::GenSyscalls(args) => gen_syscalls::run(&root, args),
+        Command::InstallDeps => install_deps::run_install(&root),
+        Command::Test | Command::Ci => test::run_all(&root),
+        Command::Demo => demo::run_demo(&root),
     }
 }
 
