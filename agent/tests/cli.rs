@@ -125,7 +125,10 @@ fn events_file_holds_syscalls_and_lifecycle_of_the_tree() {
     assert!(cat_open["ret"].as_i64().expect("ret") >= 0);
     assert!(cat_open["pid"].as_u64().is_some() && cat_open["time"].is_string());
     let execs: Vec<_> = of_type("exec").map(|e| e["argv"][0].clone()).collect();
-    assert!(execs.contains(&"sh".into()) && execs.contains(&"cat".into()), "{execs:?}");
+    assert!(
+        execs.contains(&"sh".into()) && execs.contains(&"cat".into()),
+        "{execs:?}"
+    );
     assert!(of_type("fork").count() >= 1);
     // Both processes end, the shell with its status.
     assert!(of_type("exit").any(|e| e["code"] == 3), "{text}");
@@ -164,7 +167,10 @@ fn sigterm_to_the_agent_reaches_the_workload() {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        assert!(Instant::now() < deadline, "the workload did not end on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the workload did not end on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(42));
