@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 mod gen_syscalls;
 mod install_deps;
@@ -29,6 +30,8 @@ enum Command {
     Test,
     /// What CI runs (same as `test`).
     Ci,
+    /// Run the criterion suites and `lanner bench --quick`.
+    Bench,
     /// Run the embedded default rules against a demo workload under every available driver.
     Demo,
 }
@@ -51,6 +54,7 @@ fn run() -> Result<()> {
         Command::InstallDeps => install_deps::run_install(&root),
         Command::Test | Command::Ci => test::run_all(&root),
         Command::Demo => demo::run_demo(&root),
+        Command::Bench => bench::run_bench(&root),
     }
 }
 
