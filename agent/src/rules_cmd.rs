@@ -29,14 +29,42 @@ pub fn check(files: &[PathBuf], strict: bool) -> Result<String> {
     Ok(out)
 }
 
-/// `rules syscalls`: one line per syscall (or other event type) with the rules that need it.
+/// `rules syscalls`: one line per syscall the drivers will trace, with the rules that need it
+/// or the state that needs it; then the non-syscall event types the rules use.
 pub fn syscalls(files: &[PathBuf]) -> Result<String> {
-    let ruleset = load(files, false)?;
+    let ruleset = crate::run::load_rules(files, false)?;
     let mut out = String::new();
-    let why = ruleset.why();
-    let _ = writeln!(out, "{} event types:", why.len());
-    for (event, rules) in why {
-        let _ = writeln!(out, "{:<20} {}", event.name(), rules.join(", "));
+    let interest = lanner::engine::interest(&ruleset);
+    let _ = writeln!(
+        out,
+        "{} syscalls traced ({} that rules match; the others keep the state they read: {}):",
+        interest.len(),
+        ruleset.syscalls().len(),
+        ruleset.state_needs()
+    );
+    for id in interest.iter() {
+        let rules: Vec<&str> = ruleset
+            .rules_for(lanner_rules::EventCode::Syscall(id))
+            .iter()
+            .filter_map(|&i| ruleset.rule(i))
+            .map(|r| r.name.as_str())
+            .collect();
+        let why = if rules.is_empty() {
+            "(state)".to_owned()
+        } else {
+            rules.join(", ")
+        };
+        let _ = writeln!(out, "{:<18} {why}", id.name());
+    }
+    for (code, rules) in ruleset.why() {
+        if !matches!(code, lanner_rules::EventCode::Syscall(_)) {
+            let _ = writeln!(
+                out,
+                "{:<18} {} (from the drivers' lifecycle events)",
+                code.name(),
+                rules.join(", ")
+            );
+        }
     }
     Ok(out)
 }

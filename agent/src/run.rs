@@ -12,9 +12,10 @@ use lanner_common::driver::{Command, Next, Target};
 use lanner_common::time::WallClock;
 use lanner_common::{DriverError, Event, EventKind, SyscallSet};
 
-use crate::cli::RunArgs;
+use crate::cli::{Format, RunArgs};
 use crate::drivers;
 use crate::signals::Forwarder;
+use lanner::engine::{self, Alert, Engine};
 
 /// How often the loop wakes without events, to notice a stop request.
 const POLL: Duration = Duration::from_millis(200);
@@ -60,12 +61,71 @@ impl EventsOut {
     }
 }
 
-fn interest(args: &RunArgs) -> Result<SyscallSet> {
+/// Alerts, to stderr or a file, as Falco JSON or text.
+struct AlertsOut {
+    out: Box<dyn Write>,
+    format: Format,
+    hostname: String,
+}
+
+impl AlertsOut {
+    fn create(path: Option<&Path>, format: Format, hostname: String) -> Result<Self> {
+        let out: Box<dyn Write> = match path {
+            Some(path) => {
+                Box::new(BufWriter::new(File::create(path).with_context(|| {
+                    format!("creating the alerts file {}", path.display())
+                })?))
+            }
+            None => Box::new(std::io::stderr()),
+        };
+        Ok(AlertsOut {
+            out,
+            format,
+            hostname,
+        })
+    }
+
+    fn write(&mut self, alert: &Alert, clock: &WallClock) -> Result<()> {
+        let line = match self.format {
+            Format::Json => alert.json(clock, &self.hostname),
+            Format::Text => alert.text(clock),
+        };
+        writeln!(self.out, "{line}").context("writing an alert")
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.out.flush().context("flushing alerts")
+    }
+}
+
+/// The rules: the files given, or the embedded default.
+pub fn load_rules(files: &[std::path::PathBuf], strict: bool) -> Result<lanner_rules::Ruleset> {
+    let ruleset = if files.is_empty() {
+        engine::default_ruleset(strict).context("loading the embedded default rules")?
+    } else {
+        crate::rules_cmd::load(files, strict)?
+    };
+    let summary = ruleset.summary();
+    for skipped in &summary.skipped {
+        // The embedded rules' gaps are known and documented; the user's are news to them.
+        if files.is_empty() {
+            tracing::debug!("{skipped}");
+        } else {
+            tracing::warn!("{skipped}");
+        }
+    }
+    for warning in &summary.warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(ruleset)
+}
+
+fn interest(args: &RunArgs, ruleset: &lanner_rules::Ruleset) -> Result<SyscallSet> {
     match &args.syscalls {
         Some(names) => {
             SyscallSet::parse_names(names).with_context(|| format!("--syscalls {names}"))
         }
-        None => Ok(lanner_common::driver::default_interest()),
+        None => Ok(engine::interest(ruleset)),
     }
 }
 
@@ -99,7 +159,12 @@ fn spawn_failure(err: DriverError) -> anyhow::Error {
 /// Runs `lanner run`; returns the exit code (the workload's status, as a shell reports it).
 pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     let target = target(&args)?;
-    let interest = interest(&args)?;
+    let ruleset = load_rules(&args.rules, args.strict)?;
+    let interest = interest(&args, &ruleset)?;
+    let mut engine = Engine::new(ruleset);
+    let mut alerts_out =
+        AlertsOut::create(args.alerts_out.as_deref(), args.format, engine.hostname())?;
+    let mut alerts = Vec::new();
     let mut events_out = args
         .events_out
         .as_deref()
@@ -132,6 +197,10 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
                 if let Some(out) = events_out.as_mut() {
                     out.write(&event)?;
                 }
+                engine.process(&event, &mut alerts);
+                for alert in alerts.drain(..) {
+                    alerts_out.write(&alert, engine.clock())?;
+                }
             }
             Next::Timeout => {
                 if args.system && signals.terminate.load(Ordering::SeqCst) {
@@ -144,6 +213,14 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     if let Some(out) = events_out.as_mut() {
         out.finish()?;
     }
+    alerts_out.finish()?;
+    let engine_stats = engine.stats();
+    tracing::info!(
+        events = engine_stats.events,
+        evaluated = engine_stats.evaluated,
+        alerts = engine_stats.alerts,
+        "rules"
+    );
     let stats = driver.stats();
     tracing::info!(
         driver = driver.name(),

@@ -202,3 +202,62 @@ fn rules_check_names_file_line_and_column_of_an_error() {
     assert!(err.contains("bad.yaml:3:"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn default_rules_alert_on_stderr_and_never_on_stdout() {
+    if !ptrace_available() {
+        return;
+    }
+    let out = lanner(&[
+        "run",
+        "--driver",
+        "ptrace",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/shadow > /dev/null; echo clean",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "clean\n");
+    let alert: serde_json::Value = stderr(&out)
+        .lines()
+        .find(|l| l.contains("Read sensitive file untrusted"))
+        .map(|l| serde_json::from_str(l).expect("the alert line is JSON"))
+        .unwrap_or_else(|| panic!("no alert in: {}", stderr(&out)));
+    assert_eq!(alert["priority"], "Warning");
+    assert_eq!(alert["output_fields"]["fd.name"], "/etc/shadow");
+    assert_eq!(alert["output_fields"]["proc.name"], "cat");
+}
+
+#[test]
+fn alerts_out_file_in_text_format() {
+    if !ptrace_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lanner-alerts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("alerts.txt");
+    let out = lanner(&[
+        "run",
+        "--driver",
+        "ptrace",
+        "--format",
+        "text",
+        "--alerts-out",
+        file.to_str().expect("utf-8"),
+        "--",
+        "cat",
+        "/etc/shadow",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Sensitive file"),
+        "alert went to stderr too"
+    );
+    let text = std::fs::read_to_string(&file).expect("alerts file");
+    assert!(
+        text.contains(": Warning Sensitive file opened for reading by non-trusted program"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -51,6 +51,16 @@ impl Serialize for Args<'_> {
 
 struct Value<'a>(&'a Arg);
 
+/// One argument, serialized the way events show it (flag names, `AT_FDCWD`, `ip:port`): what
+/// rules see as `evt.arg.NAME`.
+pub struct ArgJson<'a>(pub &'a Arg);
+
+impl Serialize for ArgJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Value(self.0).serialize(s)
+    }
+}
+
 struct Unreadable {
     addr: u64,
     errno: i32,
