@@ -23,6 +23,7 @@ fn init_logging() {
     // Logs go to stderr: the workload's stdout is its own.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();

@@ -45,7 +45,7 @@ pub fn run_demo(root: &Path) -> Result<()> {
             .env("LANNER_LOG", "info")
             .status()
             .context("running lanner")?;
-        eprintln!("(exit status: {status})");
+        eprintln!("(workload {status})");
     }
     if available.is_empty() {
         eprintln!("no driver can run on this machine; see `lanner drivers` above");
