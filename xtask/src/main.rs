@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod driver_bench;
 mod gen_syscalls;
 mod install_deps;
 mod run_cmd;
@@ -32,6 +33,12 @@ enum Command {
     Ci,
     /// Run the criterion suites and `lanner bench --quick`.
     Bench,
+    /// Measure what the ptrace driver costs workloads, against bare and strace.
+    BenchDriver {
+        /// Alternating rounds per workload.
+        #[arg(long, default_value = "5")]
+        rounds: usize,
+    },
     /// Run the embedded default rules against a demo workload under every available driver.
     Demo,
 }
@@ -55,6 +62,7 @@ fn run() -> Result<()> {
         Command::Test | Command::Ci => test::run_all(&root),
         Command::Demo => demo::run_demo(&root),
         Command::Bench => bench::run_bench(&root),
+        Command::BenchDriver { rounds } => driver_bench::run_driver_bench(&root, *rounds),
     }
 }
 
