@@ -61,8 +61,13 @@ fn rule_syscalls(lanner: &str) -> Result<String> {
 
 fn time(cmd: &[String]) -> Result<f64> {
     let start = Instant::now();
+    // A clean environment: under cargo, LD_LIBRARY_PATH lists the build's folders, and every
+    // exec would then probe them all (failed opens the driver traces), which no real workload
+    // does.
     let status = Command::new(&cmd[0])
         .args(&cmd[1..])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
