@@ -24,6 +24,45 @@ pub enum Commands {
     /// Work with rules files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Measure what each driver costs a set of workloads, side by side, as ratios to bare.
+    Bench(BenchArgs),
+    /// One benchmark workload (used by `bench`).
+    #[command(hide = true)]
+    BenchWorkload {
+        /// The workload.
+        name: String,
+        /// How long to run.
+        #[arg(long, default_value = "1")]
+        seconds: f64,
+        /// Workload-specific state (execl's deadline and count).
+        extra: Vec<String>,
+    },
+}
+
+/// `lanner bench ...`
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Under a minute: one round, short runs, the cheaper tests.
+    #[arg(long)]
+    pub quick: bool,
+    /// `none` plus drivers, comma-separated (default: none and every driver that can run here).
+    #[arg(long, value_delimiter = ',')]
+    pub drivers: Vec<String>,
+    /// Rules files for the agent under test (default: the embedded rules).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Tests to run, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub tests: Vec<String>,
+    /// Seconds per run.
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Alternating rounds.
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Write every sample as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `lanner rules ...`

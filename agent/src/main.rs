@@ -29,6 +29,48 @@ fn init_logging() {
         .init();
 }
 
+fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let drivers = if args.drivers.is_empty() {
+        std::iter::once("none".to_owned())
+            .chain(
+                drivers::probe_all()
+                    .into_iter()
+                    .filter(|r| r.available)
+                    .map(|r| r.driver.to_owned()),
+            )
+            .collect()
+    } else {
+        args.drivers
+    };
+    let tests = if !args.tests.is_empty() {
+        args.tests
+    } else if args.quick {
+        ["syscall", "pipe", "spawn", "execl", "openstorm"]
+            .map(str::to_owned)
+            .to_vec()
+    } else {
+        lanner::bench::workloads::ALL
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect()
+    };
+    let opts = lanner::bench::Options {
+        drivers,
+        rules: args.rules,
+        tests,
+        seconds: args.seconds.unwrap_or(if args.quick { 1.0 } else { 3.0 }),
+        rounds: args.rounds.unwrap_or(if args.quick { 1 } else { 3 }),
+    };
+    let samples = lanner::bench::run(&opts)?;
+    print!("{}", lanner::bench::table(&opts, &samples));
+    if let Some(path) = args.json {
+        let json = serde_json::to_string_pretty(&samples).context("serializing samples")?;
+        std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(0)
+}
+
 fn main() -> ExitCode {
     // Before any thread exists, so that every thread inherits the blocked mask.
     let forwarder = match signals::install() {
@@ -51,6 +93,15 @@ fn main() -> ExitCode {
                 print!("{report}");
                 0
             }),
+        Commands::Bench(args) => bench_cmd(args),
+        Commands::BenchWorkload {
+            name,
+            seconds,
+            extra,
+        } => lanner::bench::workloads::run(&name, seconds, &extra).map(|n| {
+            println!("{n}");
+            0
+        }),
         Commands::Rules(RulesCommand::Syscalls { files }) => {
             rules_cmd::syscalls(&files).map(|report| {
                 print!("{report}");

@@ -1,0 +1,222 @@
+//! `lanner bench`: what each driver costs a workload, measured side by side in one run.
+//!
+//! Each test runs bare (`none`) and under `lanner run --driver X` for every driver asked for,
+//! alternating (none, X, Y, none, X, Y, ...) so that drift on a shared machine falls on all alike.
+//! The agent under test is this same binary, started the way a user starts it, with the real
+//! rules; its CPU time is part of what the workload pays.
+
+pub mod workloads;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `none` and driver names.
+    pub drivers: Vec<String>,
+    /// Rules files passed to `lanner run` (embedded rules when empty).
+    pub rules: Vec<PathBuf>,
+    /// Tests to run.
+    pub tests: Vec<String>,
+    /// Seconds per run.
+    pub seconds: f64,
+    /// Alternating rounds.
+    pub rounds: usize,
+}
+
+/// One run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub test: String,
+    pub driver: String,
+    pub round: usize,
+    pub iterations: u64,
+    pub wall_s: f64,
+    /// CPU time of everything started (workload + agent), seconds.
+    pub cpu_s: f64,
+    pub score: f64,
+    /// Events the driver reported lost (`None` for bare runs).
+    pub dropped: Option<u64>,
+}
+
+fn children_cpu_s() -> f64 {
+    // SAFETY: getrusage fills the struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sample> {
+    let exe = std::env::current_exe().context("own executable")?;
+    let mut cmd = Command::new(&exe);
+    if driver != "none" {
+        cmd.args(["run", "--driver", driver]);
+        for rules in &opts.rules {
+            cmd.arg("--rules").arg(rules);
+        }
+        cmd.arg("--").arg(&exe);
+    }
+    cmd.args([
+        "bench-workload",
+        test,
+        "--seconds",
+        &opts.seconds.to_string(),
+    ])
+    .env("LANNER_LOG", "info")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let cpu_before = children_cpu_s();
+    let start = Instant::now();
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {test} under {driver}"))?;
+    let wall_s = start.elapsed().as_secs_f64();
+    let cpu_s = children_cpu_s() - cpu_before;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("{test} under {driver} failed ({}): {stderr}", out.status);
+    }
+    let iterations: u64 = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .with_context(|| format!("{test} under {driver} printed no count: {stdout}"))?;
+    let dropped = (driver != "none").then(|| {
+        stderr
+            .lines()
+            .filter(|l| l.contains(" done"))
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("dropped="))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    });
+    Ok(Sample {
+        test: test.to_owned(),
+        driver: driver.to_owned(),
+        round,
+        iterations,
+        wall_s,
+        cpu_s,
+        score: iterations as f64 / wall_s,
+        dropped,
+    })
+}
+
+/// Runs everything; progress goes to stderr.
+pub fn run(opts: &Options) -> Result<Vec<Sample>> {
+    for test in &opts.tests {
+        if !workloads::ALL.iter().any(|(n, _)| n == test) {
+            bail!("unknown test {test}; known: {}", workloads::names());
+        }
+    }
+    let total = opts.tests.len() * opts.rounds * opts.drivers.len();
+    let mut samples = Vec::with_capacity(total);
+    for test in &opts.tests {
+        for round in 0..opts.rounds {
+            for driver in &opts.drivers {
+                eprint!(
+                    "\r[{:>3}/{total}] {test} under {driver}, round {}          ",
+                    samples.len() + 1,
+                    round + 1
+                );
+                samples.push(one_run(opts, test, driver, round)?);
+            }
+        }
+    }
+    eprintln!();
+    Ok(samples)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The table: per test the bare score, each driver's score and ratio (median over rounds, with
+/// the spread), then the index (geometric mean of ratios) per driver.
+pub fn table(opts: &Options, samples: &[Sample]) -> String {
+    let mut out = String::new();
+    let drivers: Vec<&String> = opts.drivers.iter().filter(|d| *d != "none").collect();
+    let _ = write!(out, "{:<12} {:>14}", "test", "none (/s)");
+    for d in &drivers {
+        let _ = write!(out, " {:>14} {:>18}", format!("{d} (/s)"), "ratio [spread]");
+    }
+    out.push('\n');
+    let mut logs = vec![0.0; drivers.len()];
+    let mut warnings = Vec::new();
+    for test in &opts.tests {
+        let scores = |driver: &str| -> Vec<&Sample> {
+            samples
+                .iter()
+                .filter(|s| &s.test == test && s.driver == driver)
+                .collect()
+        };
+        let bare = scores("none");
+        let _ = write!(
+            out,
+            "{:<12} {:>14.1}",
+            test,
+            median(bare.iter().map(|s| s.score).collect())
+        );
+        for (i, d) in drivers.iter().enumerate() {
+            let runs = scores(d);
+            let ratios: Vec<f64> = runs
+                .iter()
+                .filter_map(|s| {
+                    bare.iter()
+                        .find(|b| b.round == s.round)
+                        .map(|b| s.score / b.score)
+                })
+                .collect();
+            let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let ratio = median(ratios.clone());
+            logs[i] += ratio.ln();
+            let dropped: u64 = runs.iter().filter_map(|s| s.dropped).sum();
+            let _ = write!(
+                out,
+                " {:>14.1} {:>18}",
+                median(runs.iter().map(|s| s.score).collect()),
+                format!("{ratio:.3} [{lo:.2}-{hi:.2}]")
+            );
+            if ratios.len() > 1 && (hi - lo) > 0.1 * ratio {
+                warnings.push(format!("{test} under {d}: ratios spread {lo:.2}-{hi:.2}, more than 10%; run more rounds"));
+            }
+            if dropped > 0 {
+                warnings.push(format!("{test} under {d}: {dropped} events dropped"));
+            }
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "{:<12} {:>14}", "index", "1.000");
+    for log in &logs {
+        let _ = write!(
+            out,
+            " {:>14} {:>18}",
+            "",
+            format!("{:.3}", (log / opts.tests.len() as f64).exp())
+        );
+    }
+    out.push('\n');
+    for w in warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    out
+}

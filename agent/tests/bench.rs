@@ -1,0 +1,68 @@
+//! `lanner bench` end to end, kept short: two cheap tests, one round, bare and ptrace.
+
+use std::process::Command;
+
+#[test]
+fn bench_measures_bare_and_ptrace_and_writes_samples() {
+    let report = lanner_driver_ptrace::probe();
+    if !report.available {
+        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lanner-bench-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json = dir.join("samples.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
+        .args([
+            "bench",
+            "--drivers",
+            "none,ptrace",
+            "--tests",
+            "syscall,spawn",
+            "--seconds",
+            "0.2",
+            "--rounds",
+            "1",
+            "--json",
+            json.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("lanner bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("index"), "{stdout}");
+    let samples: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
+    assert_eq!(samples.len(), 4, "{samples:?}");
+    for driver in ["none", "ptrace"] {
+        for test in ["syscall", "spawn"] {
+            let sample = samples
+                .iter()
+                .find(|s| s["driver"] == driver && s["test"] == test)
+                .unwrap_or_else(|| panic!("no {test} sample for {driver}"));
+            assert!(sample["score"].as_f64().expect("score") > 0.0);
+            assert!(sample["iterations"].as_u64().expect("iterations") > 0);
+        }
+    }
+    let ptrace_dropped = samples
+        .iter()
+        .filter(|s| s["driver"] == "ptrace")
+        .map(|s| s["dropped"].as_u64().expect("dropped is counted"))
+        .sum::<u64>();
+    assert_eq!(ptrace_dropped, 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn unknown_test_names_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
+        .args(["bench", "--drivers", "none", "--tests", "nosuch"])
+        .output()
+        .expect("lanner bench runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown test nosuch"));
+}
