@@ -194,7 +194,7 @@ pub fn table(opts: &Options, samples: &[Sample]) -> String {
                 out,
                 " {:>14.1} {:>18}",
                 median(runs.iter().map(|s| s.score).collect()),
-                format!("{ratio:.3} [{lo:.2}-{hi:.2}]")
+                format!("{ratio:.3} [{lo:.3}-{hi:.3}]")
             );
             if ratios.len() > 1 && (hi - lo) > 0.1 * ratio {
                 warnings.push(format!("{test} under {d}: ratios spread {lo:.2}-{hi:.2}, more than 10%; run more rounds"));

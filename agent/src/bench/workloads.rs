@@ -104,6 +104,9 @@ fn context_switch(deadline: Instant) -> Result<u64> {
         bail!("fork: {}", std::io::Error::last_os_error());
     }
     if pid == 0 {
+        // The parent's ends: while the child holds a copy of w1, it would never read EOF.
+        drop(w1);
+        drop(r2);
         let mut word = [0u8; 8];
         while r1.read_exact(&mut word).is_ok() {
             let v = u64::from_ne_bytes(word) + 1;

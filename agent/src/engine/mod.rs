@@ -19,20 +19,22 @@ use lanner_rules::{EventCode, LoadOptions, NonSyscall, Ruleset, StateNeeds};
 pub use alert::Alert;
 pub use state::{resolve_path, FdKind, Process, State};
 
-/// The embedded default ruleset: Falco's upstream rules (Apache-2.0), unchanged.
-pub const DEFAULT_RULES: &str = include_str!("../../rules/falco_rules.yaml");
-/// The name the embedded rules are reported under.
-pub const DEFAULT_RULES_NAME: &str = "<embedded>/falco_rules.yaml";
+/// Falco's upstream rules (Apache-2.0), unchanged.
+pub const FALCO_RULES: &str = include_str!("../../rules/falco_rules.yaml");
+/// lanner's own rules, loaded after Falco's (they use its macros and lists).
+pub const LANNER_RULES: &str = include_str!("../../rules/lanner_rules.yaml");
 
-/// Loads the embedded default ruleset. (The error is boxed: a rules error carries its whole
-/// position and item, and this is returned once per run.)
+/// Loads the embedded default ruleset: Falco's rules, then lanner's. (The error is boxed: a
+/// rules error carries its whole position and item, and this is returned once per run.)
 pub fn default_ruleset(strict: bool) -> Result<Ruleset, Box<lanner_rules::Error>> {
-    lanner_rules::load_str(
-        DEFAULT_RULES_NAME,
-        DEFAULT_RULES,
-        LoadOptions::new().strict(strict),
-    )
-    .map_err(Box::new)
+    let mut loader = lanner_rules::Loader::new(LoadOptions::new().strict(strict));
+    loader
+        .load_str("<embedded>/falco_rules.yaml", FALCO_RULES)
+        .map_err(Box::new)?;
+    loader
+        .load_str("<embedded>/lanner_rules.yaml", LANNER_RULES)
+        .map_err(Box::new)?;
+    loader.compile().map_err(Box::new)
 }
 
 /// Syscalls the fd table is kept by.
