@@ -55,6 +55,15 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
             .map(|(n, _)| (*n).to_owned())
             .collect()
     };
+    let rules_title = if args.rules.is_empty() {
+        "embedded rules".to_owned()
+    } else {
+        args.rules
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let opts = lanner::bench::Options {
         drivers,
         rules: args.rules,
@@ -64,6 +73,24 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
     };
     let samples = lanner::bench::run(&opts)?;
     print!("{}", lanner::bench::table(&opts, &samples));
+    if let Some(path) = args.svg {
+        let drivers: Vec<String> = opts
+            .drivers
+            .iter()
+            .filter(|d| *d != "none")
+            .cloned()
+            .collect();
+        let title = format!(
+            "lanner bench: {} ({rules_title})",
+            lanner::bench::chart::machine()
+        );
+        lanner::bench::chart::draw(
+            &path,
+            &title,
+            &drivers,
+            &lanner::bench::median_ratios(&opts, &samples),
+        )?;
+    }
     if let Some(path) = args.json {
         let json = serde_json::to_string_pretty(&samples).context("serializing samples")?;
         std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;

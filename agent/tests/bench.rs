@@ -12,6 +12,7 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
     let dir = std::env::temp_dir().join(format!("lanner-bench-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let json = dir.join("samples.json");
+    let svg = dir.join("chart.svg");
     let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
         .args([
             "bench",
@@ -25,6 +26,8 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
             "1",
             "--json",
             json.to_str().expect("utf-8"),
+            "--svg",
+            svg.to_str().expect("utf-8"),
         ])
         .output()
         .expect("lanner bench runs");
@@ -54,6 +57,11 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
         .map(|s| s["dropped"].as_u64().expect("dropped is counted"))
         .sum::<u64>();
     assert_eq!(ptrace_dropped, 0);
+    let chart = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(chart.starts_with("<svg"), "not an SVG");
+    for label in ["syscall", "spawn", "ptrace", "score / bare score"] {
+        assert!(chart.contains(label), "chart lacks {label}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -5,6 +5,7 @@
 //! The agent under test is this same binary, started the way a user starts it, with the real
 //! rules; its CPU time is part of what the workload pays.
 
+pub mod chart;
 pub mod workloads;
 
 use std::fmt::Write as _;
@@ -124,20 +125,53 @@ pub fn run(opts: &Options) -> Result<Vec<Sample>> {
     }
     let total = opts.tests.len() * opts.rounds * opts.drivers.len();
     let mut samples = Vec::with_capacity(total);
+    let progress = indicatif::ProgressBar::new(total as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} (eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     for test in &opts.tests {
         for round in 0..opts.rounds {
             for driver in &opts.drivers {
-                eprint!(
-                    "\r[{:>3}/{total}] {test} under {driver}, round {}          ",
-                    samples.len() + 1,
-                    round + 1
-                );
+                progress.set_message(format!("{test} under {driver}, round {}", round + 1));
                 samples.push(one_run(opts, test, driver, round)?);
+                progress.inc(1);
             }
         }
     }
-    eprintln!();
+    progress.finish_and_clear();
     Ok(samples)
+}
+
+/// Per test, per driver other than `none`: the median ratio to bare.
+pub fn median_ratios(opts: &Options, samples: &[Sample]) -> Vec<(String, Vec<f64>)> {
+    opts.tests
+        .iter()
+        .map(|test| {
+            let ratios = opts
+                .drivers
+                .iter()
+                .filter(|d| *d != "none")
+                .map(|d| {
+                    median(
+                        samples
+                            .iter()
+                            .filter(|s| &s.test == test && &s.driver == d)
+                            .filter_map(|s| {
+                                samples
+                                    .iter()
+                                    .find(|b| {
+                                        &b.test == test && b.driver == "none" && b.round == s.round
+                                    })
+                                    .map(|b| s.score / b.score)
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            (test.clone(), ratios)
+        })
+        .collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
