@@ -35,6 +35,7 @@ fn syscall(pid: u32, name: &str, values: Vec<ArgValue>, ret: i64) -> Event {
                 })
                 .collect(),
             ret,
+            entry_only: false,
         }),
     }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Result};
 use lanner_common::driver::{Driver, ProbeReport};
+use lanner_common::SyscallSet;
 
 use crate::cli::DriverChoice;
 
@@ -15,8 +16,19 @@ pub fn print_report() -> String {
     probe_all().iter().map(ToString::to_string).collect()
 }
 
-/// Builds the driver `choice` asks for, or says why it cannot run here.
-pub fn select(choice: DriverChoice, system: bool) -> Result<Box<dyn Driver>> {
+fn ptrace_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
+    let mut driver = lanner_driver_ptrace::PtraceDriver::new();
+    driver.set_entry_only(entry_only);
+    Box::new(driver)
+}
+
+/// Builds the driver `choice` asks for, or says why it cannot run here. `entry_only`: syscalls
+/// whose result nothing reads, which a driver may report at entry.
+pub fn select(
+    choice: DriverChoice,
+    system: bool,
+    entry_only: SyscallSet,
+) -> Result<Box<dyn Driver>> {
     let ebpf = lanner_driver_ebpf::probe();
     match choice {
         DriverChoice::Ptrace => {
@@ -24,7 +36,7 @@ pub fn select(choice: DriverChoice, system: bool) -> Result<Box<dyn Driver>> {
             if !report.available {
                 bail!("{report}");
             }
-            Ok(Box::new(lanner_driver_ptrace::PtraceDriver::new()))
+            Ok(ptrace_driver(entry_only))
         }
         DriverChoice::Ebpf => bail!("{}", ebpf.to_string().trim_end()),
         DriverChoice::Auto => {
@@ -45,7 +57,7 @@ pub fn select(choice: DriverChoice, system: bool) -> Result<Box<dyn Driver>> {
                 "driver: ptrace (ebpf unavailable: {})",
                 ebpf.reason.as_deref().unwrap_or("unknown")
             );
-            Ok(Box::new(lanner_driver_ptrace::PtraceDriver::new()))
+            Ok(ptrace_driver(entry_only))
         }
     }
 }

@@ -170,7 +170,17 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         .as_deref()
         .map(EventsOut::create)
         .transpose()?;
-    let mut driver = drivers::select(args.driver, args.system)?;
+    // `close` is traced for the fd table only, unless a rule matches it: the table drops the fd
+    // whatever close returns, so its result is not waited for (one ptrace stop, not two).
+    let mut entry_only = SyscallSet::new();
+    if args.syscalls.is_none() {
+        if let Some(close) = lanner_common::syscalls::SyscallId::from_name("close") {
+            if !engine.ruleset().syscalls().contains(close) {
+                entry_only.insert(close);
+            }
+        }
+    }
+    let mut driver = drivers::select(args.driver, args.system, entry_only)?;
     tracing::debug!(
         driver = driver.name(),
         syscalls = interest.len(),

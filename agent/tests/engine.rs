@@ -34,6 +34,7 @@ fn syscall(pid: u32, name: &str, values: Vec<ArgValue>, ret: i64) -> Event {
             abi: lanner_common::syscalls::Abi::X86_64,
             args,
             ret,
+            entry_only: false,
         }),
     }
 }

@@ -18,6 +18,7 @@ fn openat() -> RawSyscall {
         args: [(-100i64) as u64, 0x1000, 0o2000000, 0, 0, 0],
         ret: 3,
         mem,
+        entry_only: false,
     }
 }
 
@@ -32,6 +33,7 @@ fn connect() -> RawSyscall {
         args: [3, 0x2000, 16, 0, 0, 0],
         ret: 0,
         mem,
+        entry_only: false,
     }
 }
 

@@ -44,8 +44,11 @@ pub struct SyscallEvent {
     pub abi: Abi,
     /// Decoded arguments, named by the spec table (or `arg0`..`arg5` without a spec).
     pub args: Vec<Arg>,
-    /// The return value (`-errno` on failure).
+    /// The return value (`-errno` on failure); 0 when `entry_only`.
     pub ret: i64,
+    /// Reported at entry, without waiting for the result: the driver was told that nothing
+    /// reads this syscall's result (`close` kept only for the fd table), which saves a stop.
+    pub entry_only: bool,
 }
 
 impl SyscallEvent {
@@ -56,7 +59,7 @@ impl SyscallEvent {
 
     /// The errno of a failed call.
     pub fn errno(&self) -> Option<i32> {
-        (-4095..0).contains(&self.ret).then(|| (-self.ret) as i32)
+        (!self.entry_only && (-4095..0).contains(&self.ret)).then(|| (-self.ret) as i32)
     }
 }
 
@@ -249,6 +252,8 @@ pub struct RawSyscall {
     pub ret: i64,
     /// Memory read for each argument.
     pub mem: [Captured; 6],
+    /// Reported at entry; `ret` is not known (see [`SyscallEvent::entry_only`]).
+    pub entry_only: bool,
 }
 
 /// Names of the raw arguments of syscalls without a spec.
@@ -261,7 +266,11 @@ impl RawSyscall {
         let id = self.id?;
         let abi = self.abi.unwrap_or(Abi::X86_64);
         let RawSyscall {
-            args, mut mem, ret, ..
+            args,
+            mut mem,
+            ret,
+            entry_only,
+            ..
         } = self;
         let decoded = match spec::lookup(id) {
             Some(spec) => spec
@@ -289,6 +298,7 @@ impl RawSyscall {
             abi,
             args: decoded,
             ret,
+            entry_only,
         })
     }
 }
@@ -351,6 +361,7 @@ mod tests {
             args,
             ret,
             mem,
+            entry_only: false,
         }
     }
 

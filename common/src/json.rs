@@ -135,7 +135,12 @@ impl Serialize for EventJson<'_> {
                 map.serialize_entry("syscall", sc.id.name())?;
                 map.serialize_entry("abi", sc.abi.name())?;
                 map.serialize_entry("args", &Args(&sc.args))?;
-                map.serialize_entry("ret", &sc.ret)?;
+                if sc.entry_only {
+                    map.serialize_entry("ret", &())?;
+                    map.serialize_entry("entry_only", &true)?;
+                } else {
+                    map.serialize_entry("ret", &sc.ret)?;
+                }
                 if let Some(e) = sc.errno() {
                     map.serialize_entry("errno", errno::name(e).unwrap_or("?"))?;
                 }

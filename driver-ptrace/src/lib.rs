@@ -43,6 +43,7 @@ pub struct PtraceDriver {
     queue: VecDeque<Record>,
     thread: Option<JoinHandle<()>>,
     ended: Option<Next>,
+    entry_only: SyscallSet,
 }
 
 impl Default for PtraceDriver {
@@ -60,7 +61,15 @@ impl PtraceDriver {
             queue: VecDeque::new(),
             thread: None,
             ended: None,
+            entry_only: SyscallSet::new(),
         }
+    }
+
+    /// Syscalls of the interest set to report at entry, without their result: one ptrace stop
+    /// instead of two. For calls whose result nothing reads (the agent uses it for `close`
+    /// when no rule matches `close`: the fd table drops the fd whatever close returns).
+    pub fn set_entry_only(&mut self, set: SyscallSet) {
+        self.entry_only = set;
     }
 
     fn record_to_next(&mut self, record: Record) -> Next {
@@ -109,10 +118,21 @@ impl Driver for PtraceDriver {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let shared = Arc::clone(&self.shared);
         let interest = *interest;
+        let entry_only = self.entry_only;
         let syscall_info = probe::has_syscall_info();
         let thread = std::thread::Builder::new()
             .name("lanner-tracer".into())
-            .spawn(move || Tracer::run(command, interest, tx, started_tx, shared, syscall_info))
+            .spawn(move || {
+                Tracer::run(
+                    command,
+                    interest,
+                    entry_only,
+                    tx,
+                    started_tx,
+                    shared,
+                    syscall_info,
+                )
+            })
             .map_err(|source| DriverError::Syscall {
                 call: "spawning the tracer thread",
                 source,

@@ -141,6 +141,8 @@ pub struct Tracer {
     /// Records not handed over yet.
     batch: Vec<Record>,
     interest: SyscallSet,
+    /// Syscalls reported at entry, without their result.
+    entry_only: SyscallSet,
     tasks: HashMap<i32, Task>,
     root: i32,
     root_status: Option<ExitStatus>,
@@ -163,6 +165,7 @@ impl Tracer {
     pub fn run(
         command: lanner_common::driver::Command,
         interest: SyscallSet,
+        entry_only: SyscallSet,
         tx: Sender<Vec<Record>>,
         started: std::sync::mpsc::Sender<StartResult>,
         shared: Arc<Shared>,
@@ -200,6 +203,7 @@ impl Tracer {
             tx,
             batch: Vec::with_capacity(BATCH),
             interest,
+            entry_only,
             tasks: HashMap::new(),
             root,
             root_status: None,
@@ -440,11 +444,14 @@ impl Tracer {
             args,
             ret: 0,
             mem: Default::default(),
+            entry_only: false,
         };
         capture::at_entry(tid, &mut raw);
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
-        if no_return {
+        // One stop instead of two when nothing needs the result (and nothing is read at exit).
+        if no_return || (self.entry_only.contains(id) && !capture::wants_exit(&raw)) {
+            raw.entry_only = true;
             self.send(Record::Syscall {
                 ts: ts_entry,
                 pid: tgid as u32,
