@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// Write every sample as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Add `strace -f --seccomp-bpf` tracing the same syscalls as a column, when installed.
+    #[arg(long)]
+    pub peers: bool,
     /// Draw the per-test ratios as a grouped bar chart (SVG) to this file.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,

@@ -64,7 +64,25 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let ruleset = run::load_rules(&args.rules, false)?;
+    let peer_syscalls = lanner::engine::interest(&ruleset)
+        .iter()
+        .map(|id| id.name())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut drivers = drivers;
+    if args.peers {
+        let strace_found = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join("strace").is_file())
+        });
+        if strace_found {
+            drivers.push(lanner::bench::STRACE.to_owned());
+        } else {
+            tracing::warn!("--peers: strace is not installed; no strace column");
+        }
+    }
     let opts = lanner::bench::Options {
+        peer_syscalls,
         drivers,
         rules: args.rules,
         tests,

@@ -28,6 +28,7 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
             json.to_str().expect("utf-8"),
             "--svg",
             svg.to_str().expect("utf-8"),
+            "--peers",
         ])
         .output()
         .expect("lanner bench runs");
@@ -40,7 +41,13 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
     assert!(stdout.contains("index"), "{stdout}");
     let samples: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
-    assert_eq!(samples.len(), 4, "{samples:?}");
+    let strace = std::path::Path::new("/usr/bin/strace").exists();
+    if !strace {
+        eprintln!("strace is not installed: no peer column to check");
+    }
+    let peers = samples.iter().filter(|s| s["driver"] == "strace").count();
+    assert_eq!(peers, if strace { 2 } else { 0 }, "{samples:?}");
+    assert_eq!(samples.len() - peers, 4, "{samples:?}");
     for driver in ["none", "ptrace"] {
         for test in ["syscall", "spawn"] {
             let sample = samples

@@ -29,7 +29,13 @@ pub struct Options {
     pub seconds: f64,
     /// Alternating rounds.
     pub rounds: usize,
+    /// The syscalls the rules make the drivers trace, comma-separated: what the `strace` peer
+    /// column is asked to trace, so that it does the same job.
+    pub peer_syscalls: String,
 }
+
+/// The name of the strace peer column.
+pub const STRACE: &str = "strace";
 
 /// One run.
 #[derive(Debug, Clone, Serialize)]
@@ -59,8 +65,17 @@ fn children_cpu_s() -> f64 {
 
 fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sample> {
     let exe = std::env::current_exe().context("own executable")?;
-    let mut cmd = Command::new(&exe);
-    if driver != "none" {
+    let mut cmd = if driver == STRACE {
+        let mut cmd = Command::new("strace");
+        cmd.args(["-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e"])
+            .arg(format!("trace={}", opts.peer_syscalls))
+            .arg("--")
+            .arg(&exe);
+        cmd
+    } else {
+        Command::new(&exe)
+    };
+    if driver != "none" && driver != STRACE {
         cmd.args(["run", "--driver", driver]);
         for rules in &opts.rules {
             cmd.arg("--rules").arg(rules);
@@ -93,7 +108,7 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
         .last()
         .and_then(|l| l.trim().parse().ok())
         .with_context(|| format!("{test} under {driver} printed no count: {stdout}"))?;
-    let dropped = (driver != "none").then(|| {
+    let dropped = (driver != "none" && driver != STRACE).then(|| {
         stderr
             .lines()
             .filter(|l| l.contains(" done"))
