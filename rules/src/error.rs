@@ -71,7 +71,7 @@ impl fmt::Display for ItemRef {
 #[non_exhaustive]
 pub enum Error {
     /// A rules file could not be read.
-    #[error("cannot read rules file {path}: {source}")]
+    #[error("cannot read rules file {path}")]
     Io {
         /// The file.
         path: PathBuf,
