@@ -2,7 +2,7 @@
 //! `in (...)` values, fields looked up in the table, operators checked against field types, and
 //! values converted once (numbers parsed, lists turned into hash sets, globs compiled).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use memchr::memmem;
 
@@ -489,13 +489,13 @@ impl Ctx<'_> {
                 values
                     .iter()
                     .map(|v| v.text.as_bytes().to_vec().into_boxed_slice())
-                    .collect::<HashSet<_>>(),
+                    .collect::<rustc_hash::FxHashSet<_>>(),
             ),
             (FieldType::Num, Op::In | Op::Intersects) => Matcher::NumIn(
                 values
                     .iter()
                     .map(|v| self.num(c, &v.text, &v.at))
-                    .collect::<Result<HashSet<_>, _>>()?,
+                    .collect::<Result<rustc_hash::FxHashSet<_>, _>>()?,
             ),
             (FieldType::Bool, Op::In) => {
                 let set = values
@@ -506,7 +506,7 @@ impl Ctx<'_> {
                     (true, true) => Matcher::Exists,
                     (true, false) => Matcher::BoolEq(true),
                     (false, true) => Matcher::BoolEq(false),
-                    (false, false) => Matcher::StrIn(HashSet::new()),
+                    (false, false) => Matcher::StrIn(Default::default()),
                 }
             }
             (FieldType::Ip | FieldType::IpNet, Op::In | Op::Intersects) => Matcher::IpIn(

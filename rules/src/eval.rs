@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::net::IpAddr;
 
 use memchr::memmem;

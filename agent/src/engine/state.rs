@@ -2,7 +2,9 @@
 //! before the agent, then updated by fork, exec, exit and the fd-creating and fd-closing
 //! syscalls. The same for every driver: it only sees `lanner_common::Event`s.
 
-use std::collections::HashMap;
+// Fx hashing: the keys are pids and fds the kernel hands out, not attacker-chosen strings
+// worth SipHash's DoS resistance, and the tables are hit on every event.
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use lanner_common::decode::sockaddr::SockAddr;
