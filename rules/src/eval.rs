@@ -6,9 +6,9 @@
 //! [`EventCode`], and a field that has no value for this event ([`Value::Missing`]) makes any
 //! comparison on it false (as in Falco, where `proc.name != x` is false when there is no name).
 
+use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use rustc_hash::FxHashSet as HashSet;
 use std::net::IpAddr;
 
 use memchr::memmem;

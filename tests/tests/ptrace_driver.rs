@@ -628,8 +628,13 @@ fn real_time_signals_arrive_with_their_siginfo() {
     assert_eq!(int_arg(kills[0].1, "pid"), i64::from(t.root));
 }
 
-/// Whether a `/proc` state letter means stopped (`T`, or `t` for a traced task stopped for its
-/// tracer: a group-stopped tracee that its ptrace tracer keeps in `PTRACE_LISTEN` shows `t`).
+/// Whether a `/proc` state letter means stopped.
+///
+/// Untraced, a job-control stop shows `T`. A tracee never does: the kernel parks every stopped
+/// tracee in `TASK_TRACED`, shown `t` ("tracing stop"), group-stop included, and
+/// `PTRACE_LISTEN` leaves it there. strace's tracees show `t` just the same. So `t` is the
+/// right answer under any ptrace tracer; what makes it a real job-control stop is checked
+/// separately (handlers do not run until SIGCONT, and a waiting parent sees WIFSTOPPED).
 fn stopped(state: char) -> bool {
     state == 'T' || state == 't'
 }
@@ -641,7 +646,6 @@ fn sigstop_from_outside_stops_the_workload_until_sigcont() {
     let root = run.root;
     kill(root, libc::SIGSTOP);
     let state = wait_state(root, stopped, Duration::from_secs(2));
-    eprintln!("DEBUGSTATE {state:?}");
     assert!(state.is_some_and(stopped), "state after SIGSTOP: {state:?}");
     // A stopped process does not run its handlers: SIGUSR1 stays pending.
     kill(root, libc::SIGUSR1);
@@ -685,7 +689,6 @@ fn a_workload_that_stops_itself_waits_for_sigcont() {
         |ev| matches!(&ev.kind, EventKind::Syscall(sc) if sc.id.name() == "write" && sc.ret == 7),
     );
     let state = wait_state(root, stopped, Duration::from_secs(2));
-    eprintln!("DEBUGSTATE {state:?}");
     assert!(
         state.is_some_and(stopped),
         "state after raise(SIGSTOP): {state:?}"
@@ -700,6 +703,49 @@ fn a_workload_that_stops_itself_waits_for_sigcont() {
     let (_, tgkill) = t.syscalls("tgkill").next().expect("raise's tgkill");
     assert_eq!(int_arg(tgkill, "sig"), i64::from(libc::SIGSTOP));
     assert_eq!(tgkill.ret, 0);
+}
+
+/// A parent doing job control (as a shell does): it waits with `WUNTRACED`, must see its child
+/// stopped by SIGSTOP, continues it with SIGCONT, and must see it exit 0. Exits 0 when all of
+/// that held, 3 when the stop was not seen, 4 when the end was wrong.
+const JOB_CONTROL_PL: &str = r#"
+use POSIX qw(:sys_wait_h);
+my $fx = shift;
+my $pid = fork // die "fork: $!";
+if ($pid == 0) { exec($fx, "self-stop") or POSIX::_exit(99); }
+my $r = waitpid($pid, WUNTRACED);
+my $st = ${^CHILD_ERROR_NATIVE};
+exit 3 unless $r == $pid && WIFSTOPPED($st) && WSTOPSIG($st) == 19;
+kill 'CONT', $pid;
+$r = waitpid($pid, 0);
+$st = ${^CHILD_ERROR_NATIVE};
+exit 4 unless $r == $pid && WIFEXITED($st) && WEXITSTATUS($st) == 0;
+exit 0;
+"#;
+
+#[test]
+fn a_parent_doing_job_control_sees_its_traced_child_stop() {
+    let _lock = require_ptrace!();
+    if !std::path::Path::new("/usr/bin/perl").exists() {
+        eprintln!("SKIPPED: /usr/bin/perl is not installed; it plays the job-control parent");
+        return;
+    }
+    let t = trace(
+        command(["/usr/bin/perl", "-e", JOB_CONTROL_PL, FX_SIGNALS]),
+        &set("wait4,kill,tgkill"),
+    );
+    t.check_invariants();
+    assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:#?}", t.events);
+    let (_, child) = t.forks().next().expect("perl forked");
+    let child = child.child_pid;
+    // The first wait4 returned the stopped child, the kill was SIGCONT to it, the second
+    // wait4 returned it again (exited).
+    let waits: Vec<_> = t.syscalls("wait4").map(|(_, sc)| sc.ret).collect();
+    assert_eq!(waits, [i64::from(child), i64::from(child)], "{:#?}", t.events);
+    let (_, cont) = t.syscalls("kill").next().expect("kill(child, SIGCONT)");
+    assert_eq!(int_arg(cont, "pid"), i64::from(child));
+    assert_eq!(int_arg(cont, "sig"), i64::from(libc::SIGCONT));
+    assert_eq!(t.exit_of(child), Some(ExitStatus::Code(0)));
 }
 
 #[test]

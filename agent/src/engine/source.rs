@@ -214,14 +214,14 @@ impl FieldSource for View<'_> {
         let process = self.process();
         match field.name() {
             // ---- event ----
-            "evt.type" => owned(self.code.name()),
+            "evt.type" => text(self.code.name().as_bytes()),
             "evt.num" => Value::Num(self.num as i64),
             "evt.time" => owned(self.clock.rfc3339(ev.ts)),
             "evt.rawtime" => Value::Num(self.clock.unix_ns(ev.ts) as i64),
             "evt.dir" => text(b"<"),
             "evt.res" => match self.syscall() {
                 Some(call) => match call.errno() {
-                    Some(e) => owned(errno::name(e).unwrap_or("EUNKNOWN")),
+                    Some(e) => text(errno::name(e).unwrap_or("EUNKNOWN").as_bytes()),
                     None => text(b"SUCCESS"),
                 },
                 None => Value::Missing,
@@ -273,8 +273,8 @@ impl FieldSource for View<'_> {
             "proc.name" => process.map_or(Value::Missing, |p| text(&p.name)),
             "proc.exe" => process.map_or(Value::Missing, |p| text(&p.exe)),
             "proc.exepath" => process.map_or(Value::Missing, |p| text(&p.exepath)),
-            "proc.cmdline" => process.map_or(Value::Missing, |p| owned(p.cmdline())),
-            "proc.args" => process.map_or(Value::Missing, |p| owned(p.args_line())),
+            "proc.cmdline" => process.map_or(Value::Missing, |p| text(p.cmdline())),
+            "proc.args" => process.map_or(Value::Missing, |p| text(p.args_line())),
             "proc.exeline" => process.map_or(Value::Missing, |p| {
                 let mut line = p.exe.clone();
                 for a in &p.args {
@@ -313,7 +313,7 @@ impl FieldSource for View<'_> {
                 .map_or(Value::Missing, |p| text(&p.exepath)),
             "proc.pcmdline" => self
                 .ancestor(1)
-                .map_or(Value::Missing, |p| owned(p.cmdline())),
+                .map_or(Value::Missing, |p| text(p.cmdline())),
             "proc.aname" | "proc.aexe" | "proc.aexepath" | "proc.acmdline" | "proc.apid" => {
                 let level = match arg {
                     FieldArg::Index(i) => *i,
@@ -324,7 +324,7 @@ impl FieldSource for View<'_> {
                         "proc.aname" => text(&a.name),
                         "proc.aexe" => text(&a.exe),
                         "proc.aexepath" => text(&a.exepath),
-                        "proc.acmdline" => owned(a.cmdline()),
+                        "proc.acmdline" => text(a.cmdline()),
                         _ => Value::Num(a.pid.into()),
                     },
                     None => Value::Missing,
@@ -370,8 +370,12 @@ impl FieldSource for View<'_> {
                 }
                 _ => Value::Missing,
             },
-            "fd.type" => self.fd_type().map_or(Value::Missing, |t| owned(t.0)),
-            "fd.typechar" => self.fd_type().map_or(Value::Missing, |t| owned(t.1)),
+            "fd.type" => self
+                .fd_type()
+                .map_or(Value::Missing, |t| text(t.0.as_bytes())),
+            "fd.typechar" => self
+                .fd_type()
+                .map_or(Value::Missing, |t| text(t.1.as_bytes())),
             "fd.l4proto" => match self.socket_ends() {
                 Some(ends)
                     if ends.domain == i64::from(libc::AF_INET)

@@ -68,6 +68,9 @@ pub struct Process {
     /// Boot-clock ns when the agent saw it start (0 when it predates the agent).
     pub start_ts: u64,
     pub fds: HashMap<i32, FdKind>,
+    /// `proc.cmdline` and `proc.args`, kept ready: many Falco macros read them on every event.
+    cmdline_text: Vec<u8>,
+    args_text: Vec<u8>,
 }
 
 impl Process {
@@ -96,21 +99,27 @@ impl Process {
         self.sid = info.sid;
         self.cap_effective = info.cap_effective;
         self.container_id = info.container_id;
+        self.refresh_lines();
+    }
+
+    /// Recomputes the cached command lines after name or arguments changed.
+    fn refresh_lines(&mut self) {
+        self.args_text = self.args.join(&b' ');
+        self.cmdline_text = self.name.clone();
+        if !self.args_text.is_empty() {
+            self.cmdline_text.push(b' ');
+            self.cmdline_text.extend_from_slice(&self.args_text);
+        }
     }
 
     /// `proc.cmdline`: name and arguments.
-    pub fn cmdline(&self) -> Vec<u8> {
-        let mut out = self.name.clone();
-        for arg in &self.args {
-            out.push(b' ');
-            out.extend_from_slice(arg);
-        }
-        out
+    pub fn cmdline(&self) -> &[u8] {
+        &self.cmdline_text
     }
 
     /// `proc.args`: the arguments, space separated.
-    pub fn args_line(&self) -> Vec<u8> {
-        self.args.join(&b' ')
+    pub fn args_line(&self) -> &[u8] {
+        &self.args_text
     }
 }
 
@@ -297,6 +306,7 @@ impl State {
                 process.name = info.comm;
             }
         }
+        process.refresh_lines();
         // close-on-exec fds are gone.
         process.fds.retain(|_, fd| match fd {
             FdKind::File { flags, .. } => *flags & (libc::O_CLOEXEC as u64) == 0,
