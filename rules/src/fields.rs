@@ -241,6 +241,7 @@ fields! {
     "evt.rawarg" Num IndexOrKey N D, "one argument, raw number";
     "evt.hostname" Str None N D, "host name";
     "evt.cpu" Num None N D, "CPU the event happened on";
+    "evt.abi" Str None N D, "the syscall's ABI: x86_64, i386 (int 0x80, 32-bit code) or x32 (lanner)";
     "syscall.type" Str None N alias("evt.type"), "syscall name (as evt.type)";
     // ---- process ----
     "proc.pid" Num None P D, "process id (tgid)";

@@ -741,7 +741,12 @@ fn a_parent_doing_job_control_sees_its_traced_child_stop() {
     // The first wait4 returned the stopped child, the kill was SIGCONT to it, the second
     // wait4 returned it again (exited).
     let waits: Vec<_> = t.syscalls("wait4").map(|(_, sc)| sc.ret).collect();
-    assert_eq!(waits, [i64::from(child), i64::from(child)], "{:#?}", t.events);
+    assert_eq!(
+        waits,
+        [i64::from(child), i64::from(child)],
+        "{:#?}",
+        t.events
+    );
     let (_, cont) = t.syscalls("kill").next().expect("kill(child, SIGCONT)");
     assert_eq!(int_arg(cont, "pid"), i64::from(child));
     assert_eq!(int_arg(cont, "sig"), i64::from(libc::SIGCONT));

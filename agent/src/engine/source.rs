@@ -265,6 +265,9 @@ impl FieldSource for View<'_> {
             },
             "evt.hostname" => text(self.hostname),
             "evt.cpu" => Value::Num(0),
+            "evt.abi" => self
+                .syscall()
+                .map_or(Value::Missing, |c| text(c.abi.name().as_bytes())),
             // ---- process ----
             "proc.pid" => Value::Num(ev.pid.into()),
             "proc.vpid" => Value::Num(ev.pid.into()),
