@@ -357,7 +357,7 @@ impl Tracer {
                     0 if sig == (libc::SIGTRAP | 0x80) => self.syscall_exit(tid),
                     0 => {
                         // Signal-delivery-stop: deliver it exactly as it came.
-                        self.resume(tid, 0);
+                        self.resume(tid, sig);
                     }
                     _ => self.resume(tid, 0),
                 }
