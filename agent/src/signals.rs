@@ -6,8 +6,8 @@
 //! `si_code == SI_KERNEL`) already reach the workload through its process group, so forwarding
 //! them would deliver them twice; those are only noted.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The signals passed on to the workload.
 pub const FORWARDED: [i32; 7] = [
@@ -23,12 +23,18 @@ pub const FORWARDED: [i32; 7] = [
 /// Shared with the forwarding thread.
 #[derive(Debug, Default)]
 pub struct Forwarder {
-    /// The workload's pid, once started (0 before).
-    target: AtomicI32,
+    /// The workload's pid once started (0 before), and the signals that came before it
+    /// existed. One lock for both, so that a signal arriving while the target is being set is
+    /// either forwarded at once or kept for `set_target`, never lost between the two.
+    target: Mutex<Target>,
     /// A terminating signal arrived (used to end `--system` captures).
     pub terminate: AtomicBool,
-    /// A signal that came before the workload existed, to send once it does.
-    early: AtomicI32,
+}
+
+#[derive(Debug, Default)]
+struct Target {
+    pid: i32,
+    early: Vec<i32>,
 }
 
 fn forwarded_set() -> libc::sigset_t {
@@ -70,11 +76,17 @@ pub fn install() -> std::io::Result<Arc<Forwarder>> {
 }
 
 impl Forwarder {
+    fn state(&self) -> std::sync::MutexGuard<'_, Target> {
+        match self.target.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     fn deliver(&self, sig: i32, from_terminal: bool) {
         if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT) {
             self.terminate.store(true, Ordering::SeqCst);
         }
-        let target = self.target.load(Ordering::SeqCst);
         if from_terminal {
             tracing::debug!(
                 signal = sig,
@@ -82,10 +94,12 @@ impl Forwarder {
             );
             return;
         }
-        if target <= 0 {
-            self.early.store(sig, Ordering::SeqCst);
+        let mut state = self.state();
+        if state.pid <= 0 {
+            state.early.push(sig);
             return;
         }
+        let target = state.pid;
         tracing::debug!(
             signal = sig,
             pid = target,
@@ -102,16 +116,16 @@ impl Forwarder {
         }
     }
 
-    /// Sets the workload's pid and passes on a signal that came before it existed.
+    /// Sets the workload's pid and passes on the signals that came before it existed.
     pub fn set_target(&self, pid: u32) {
         let Ok(pid) = i32::try_from(pid) else {
             return;
         };
-        self.target.store(pid, Ordering::SeqCst);
-        let early = self.early.swap(0, Ordering::SeqCst);
-        if early != 0 {
+        let mut state = self.state();
+        state.pid = pid;
+        for sig in state.early.drain(..) {
             // SAFETY: kill with integer arguments.
-            unsafe { libc::kill(pid, early) };
+            unsafe { libc::kill(pid, sig) };
         }
     }
 }
