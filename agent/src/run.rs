@@ -156,6 +156,19 @@ fn spawn_failure(err: DriverError) -> anyhow::Error {
     }
 }
 
+/// CPU time the agent itself used so far (all its threads), in milliseconds: what `lanner bench`
+/// reports as the agent's share.
+fn own_cpu_ms() -> u64 {
+    // SAFETY: getrusage fills the struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
+}
+
 /// Runs `lanner run`; returns the exit code (the workload's status, as a shell reports it).
 pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     let target = target(&args)?;
@@ -237,6 +250,7 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         events = stats.seen,
         dropped = stats.dropped,
         filtered = stats.filtered,
+        agent_cpu_ms = own_cpu_ms(),
         "done"
     );
     if dropped_events > 0 {

@@ -50,6 +50,8 @@ pub struct Sample {
     pub score: f64,
     /// Events the driver reported lost (`None` for bare runs).
     pub dropped: Option<u64>,
+    /// CPU time of the agent itself, seconds (`None` for bare runs).
+    pub agent_cpu_s: Option<f64>,
 }
 
 fn children_cpu_s() -> f64 {
@@ -119,7 +121,21 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
             })
             .unwrap_or(0)
     });
+    let agent_cpu_s = (driver != "none" && driver != STRACE)
+        .then(|| {
+            stderr
+                .lines()
+                .filter(|l| l.contains(" done"))
+                .find_map(|l| {
+                    l.split_whitespace()
+                        .find_map(|w| w.strip_prefix("agent_cpu_ms="))
+                        .and_then(|v| v.parse::<f64>().ok())
+                })
+        })
+        .flatten()
+        .map(|ms| ms / 1000.0);
     Ok(Sample {
+        agent_cpu_s,
         test: test.to_owned(),
         driver: driver.to_owned(),
         round,
@@ -262,6 +278,21 @@ pub fn table(opts: &Options, samples: &[Sample]) -> String {
             "",
             format!("{:.3}", (log / opts.tests.len() as f64).exp())
         );
+    }
+    out.push('\n');
+    // The agent's own CPU time as a share of wall time, over all its runs: what it costs besides
+    // slowing the workload down.
+    let _ = write!(out, "{:<12} {:>14}", "agent cpu", "");
+    for d in &drivers {
+        let runs: Vec<&Sample> = samples.iter().filter(|s| &s.driver == *d).collect();
+        let cpu: f64 = runs.iter().filter_map(|s| s.agent_cpu_s).sum();
+        let wall: f64 = runs.iter().map(|s| s.wall_s).sum();
+        let share = if runs.iter().any(|s| s.agent_cpu_s.is_some()) && wall > 0.0 {
+            format!("{:.1}% of a core", 100.0 * cpu / wall)
+        } else {
+            "-".to_owned()
+        };
+        let _ = write!(out, " {:>14} {:>18}", "", share);
     }
     out.push('\n');
     for w in warnings {
