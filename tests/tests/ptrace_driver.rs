@@ -482,7 +482,11 @@ fn failed_exec_is_a_syscall_not_an_exec_event() {
 #[test]
 fn exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid() {
     let _lock = require_ptrace!();
-    let t = trace(command([FX_EXEC_THREAD]), &set("execve,clone3,clone"));
+    // clone3 is left out of the set on purpose: the leader's clone3 may or may not return
+    // before the new thread's exec kills the leader (it is a race, untraced too), and when it
+    // does not, the driver reports the unfinished call as a drop (tested below). The thread's
+    // Fork event does not depend on the set.
+    let t = trace(command([FX_EXEC_THREAD]), &set("execve"));
     t.check_invariants();
     assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:#?}", t.events);
 
@@ -515,6 +519,43 @@ fn exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid() {
     // Neither the superseded leader nor the exec'ing thread "exited": the thread became the
     // process, which ends once, when echo exits.
     assert_eq!(t.exits(), vec![(t.root, t.root, ExitStatus::Code(0))]);
+}
+
+/// The only drops allowed: a syscall of the leader cut short by another thread's exec.
+fn assert_exec_drops_only(t: &common::Trace) {
+    for ev in &t.events {
+        if let EventKind::Drop(drop) = &ev.kind {
+            assert_eq!(
+                drop.reason, "the thread was replaced by an exec in another thread",
+                "{:#?}",
+                t.events
+            );
+            assert_eq!((ev.pid, ev.tid, drop.count), (t.root, t.root, 1));
+        }
+    }
+    assert!(t.drops() <= 1, "{:#?}", t.events);
+}
+
+#[test]
+fn a_leader_cut_short_by_an_exec_in_another_thread_is_a_drop_or_a_result() {
+    let _lock = require_ptrace!();
+    // With clone3 in the set the leader has a syscall in flight from its clone3 entry to its
+    // exit. Whichever way the race goes, the call is accounted for: either its result (the new
+    // thread's tid), or one drop record because the exec killed the leader first. Never both,
+    // never neither.
+    for _ in 0..10 {
+        let t = trace(command([FX_EXEC_THREAD]), &set("execve,clone3"));
+        t.check_invariants_allowing_drops();
+        assert_eq!(t.status, Some(ExitStatus::Code(0)));
+        assert_exec_drops_only(&t);
+        let (_, fork) = t.forks().next().expect("the thread's creation");
+        let results: Vec<_> = t.syscalls("clone3").map(|(_, sc)| sc.ret).collect();
+        match (results.as_slice(), t.drops()) {
+            ([tid], 0) => assert_eq!(*tid, i64::from(fork.child_tid)),
+            ([], 1) => assert_eq!(t.stats.dropped, 1),
+            other => panic!("clone3 results and drops {other:?}: {:#?}", t.events),
+        }
+    }
 }
 
 #[test]
@@ -739,8 +780,16 @@ fn a_parent_doing_job_control_sees_its_traced_child_stop() {
     let (_, child) = t.forks().next().expect("perl forked");
     let child = child.child_pid;
     // The first wait4 returned the stopped child, the kill was SIGCONT to it, the second
-    // wait4 returned it again (exited).
-    let waits: Vec<_> = t.syscalls("wait4").map(|(_, sc)| sc.ret).collect();
+    // wait4 returned it again (exited). A wait4 may also come back with -ERESTARTSYS (-512)
+    // and be restarted: the SIGCHLD of the child's continuing interrupts it, because a traced
+    // process gets even the signals it ignores (strace shows the same `= ? ERESTARTSYS`).
+    // The kernel restarts it; user space never sees that value.
+    const ERESTARTSYS: i64 = 512;
+    let waits: Vec<_> = t
+        .syscalls("wait4")
+        .map(|(_, sc)| sc.ret)
+        .filter(|&ret| ret != -ERESTARTSYS)
+        .collect();
     assert_eq!(
         waits,
         [i64::from(child), i64::from(child)],
@@ -1127,6 +1176,28 @@ fn a_bad_working_directory_is_a_spawn_error() {
 }
 
 #[test]
+fn the_driver_refuses_misuse_with_errors_not_panics() {
+    let _lock = require_ptrace!();
+    let mut driver = PtraceDriver::new();
+    match driver.next_event(Duration::from_millis(1)) {
+        Err(DriverError::Internal(why)) => assert!(why.contains("not started"), "{why}"),
+        other => panic!("next_event before start: {other:?}"),
+    }
+    driver
+        .start(Target::Command(command([FX_EXIT, "0"])), &set("getppid"))
+        .expect("first start");
+    match driver.start(Target::Command(command([FX_EXIT, "1"])), &set("getppid")) {
+        Err(DriverError::Internal(why)) => assert!(why.contains("twice"), "{why}"),
+        other => panic!("second start: {other:?}"),
+    }
+    // The first workload is unaffected by the refused second start.
+    let (_, status) = lanner_common::driver::collect(&mut driver).expect("collect");
+    assert_eq!(status, Some(ExitStatus::Code(0)));
+    driver.stop().expect("stop");
+    driver.stop().expect("stop is idempotent");
+}
+
+#[test]
 fn the_whole_system_is_not_a_ptrace_target() {
     let mut driver = PtraceDriver::new();
     let err = driver
@@ -1150,8 +1221,9 @@ fn the_whole_system_is_not_a_ptrace_target() {
 
 const STRACE: &str = "/usr/bin/strace";
 
-/// `openat` calls as strace sees them: (path, return value), or None if strace is missing.
-fn strace_openats(argv: &[&std::ffi::OsStr], out: &std::path::Path) -> Option<Vec<(String, i64)>> {
+/// `openat` calls as strace sees them: (path, return value; `None` when strace split the call
+/// around another thread's, `<unfinished ...>`), or None if strace is missing.
+fn strace_openats(argv: &[&OsStr], out: &std::path::Path) -> Option<Vec<(String, Option<i64>)>> {
     if !std::path::Path::new(STRACE).exists() {
         eprintln!("SKIPPED: {STRACE} is not installed; nothing to compare with");
         return None;
@@ -1167,24 +1239,45 @@ fn strace_openats(argv: &[&std::ffi::OsStr], out: &std::path::Path) -> Option<Ve
     let text = std::fs::read_to_string(out).expect("strace output");
     let mut calls = Vec::new();
     for line in text.lines() {
-        // `PID openat(AT_FDCWD, "path", FLAGS) = 3` (or `= -1 ENOENT (...)`).
+        // `PID openat(AT_FDCWD, "path", FLAGS) = 3` (or `= -1 ENOENT (...)`), or
+        // `PID openat(AT_FDCWD, "path", FLAGS <unfinished ...>` then, later,
+        // `PID <... openat resumed>) = 3`, which has no "openat(" and is skipped.
         let Some(at) = line.find("openat(") else {
             continue;
         };
-        assert!(!line.contains("unfinished"), "split strace line: {line}");
         let rest = &line[at..];
         let path = rest
             .split('"')
             .nth(1)
             .unwrap_or_else(|| panic!("no path in {line}"));
-        let ret = rest
-            .rsplit_once(") = ")
-            .and_then(|(_, r)| r.split_whitespace().next())
-            .and_then(|r| r.parse::<i64>().ok())
-            .unwrap_or_else(|| panic!("no return value in {line}"));
+        let ret = if rest.ends_with("<unfinished ...>") {
+            None
+        } else {
+            let ret = rest
+                .rsplit_once(") = ")
+                .and_then(|(_, r)| r.split_whitespace().next())
+                .and_then(|r| r.parse::<i64>().ok())
+                .unwrap_or_else(|| panic!("no return value in {line}"));
+            Some(ret)
+        };
         calls.push((path.to_string(), ret));
     }
     Some(calls)
+}
+
+/// Paths of the driver's openat events, sorted, and the same of strace's.
+fn sorted_paths(
+    t: &common::Trace,
+    strace: Vec<(String, Option<i64>)>,
+) -> (Vec<String>, Vec<String>) {
+    let mut got: Vec<String> = t
+        .syscalls("openat")
+        .map(|(_, sc)| String::from_utf8_lossy(path_arg(sc, "name")).into_owned())
+        .collect();
+    let mut expected: Vec<String> = strace.into_iter().map(|(p, _)| p).collect();
+    got.sort();
+    expected.sort();
+    (got, expected)
 }
 
 #[test]
@@ -1196,6 +1289,10 @@ fn openat_calls_match_strace() {
     let Some(expected) = strace_openats(&argv, &log.path().join("out")) else {
         return;
     };
+    let expected: Vec<(String, i64)> = expected
+        .into_iter()
+        .map(|(p, r)| (p, r.expect("a single thread: strace never splits a call")))
+        .collect();
     let t = trace(command(argv), &set("openat"));
     assert_eq!(t.status, Some(ExitStatus::Code(0)));
     let got: Vec<(String, i64)> = t
@@ -1229,15 +1326,35 @@ fn openat_counts_match_strace_for_a_shell_tree() {
     let t = trace(command(argv), &set("openat"));
     t.check_invariants();
     assert_eq!(t.status, Some(ExitStatus::Code(0)));
-    let mut got: Vec<String> = t
-        .syscalls("openat")
-        .map(|(_, sc)| String::from_utf8_lossy(path_arg(sc, "name")).into_owned())
-        .collect();
-    let mut expected: Vec<String> = expected.into_iter().map(|(p, _)| p).collect();
     // Processes interleave differently from run to run: compare as multisets.
-    got.sort();
-    expected.sort();
+    let (got, expected) = sorted_paths(&t, expected);
     assert_eq!(got, expected);
+}
+
+#[test]
+fn openat_calls_of_threads_match_strace() {
+    let _lock = require_ptrace!();
+    let dir = Scratch::new("strace-threads");
+    let log = Scratch::new("strace-threads-log");
+    let argv = [
+        OsStr::new(FX_THREADS),
+        dir.path().as_os_str(),
+        OsStr::new("6"),
+    ];
+    let Some(expected) = strace_openats(&argv, &log.path().join("out")) else {
+        return;
+    };
+    // The files exist now (fx-threads leaves them); they are opened again, without O_TRUNC.
+    let t = trace(command(argv), &set("openat"));
+    t.check_invariants();
+    assert_eq!(t.status, Some(ExitStatus::Code(0)));
+    let (got, expected) = sorted_paths(&t, expected);
+    assert_eq!(got, expected);
+    assert_eq!(
+        got.iter().filter(|p| p.contains("/thread-")).count(),
+        6,
+        "{got:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1270,4 +1387,143 @@ fn an_open_storm_on_many_threads_loses_nothing() {
         .count();
     assert!(opens > 0);
     assert_eq!(seen, opens, "one event per open the workload counted");
+}
+
+#[test]
+fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
+    let _lock = require_ptrace!();
+    let dir = Scratch::new("storm-stop");
+    let out = dir.path().join("count");
+    // 4 threads opening files for 0.5 s of wall-clock time (the stop eats into it).
+    let script = format!(
+        "{FX_STORM} {} 4 0.5 > {}",
+        dir.path().display(),
+        out.display()
+    );
+    let storm_prefix = dir.path().join("storm-").as_os_str().as_bytes().to_vec();
+    let is_storm_open = move |ev: &lanner_common::Event| {
+        matches!(&ev.kind, EventKind::Syscall(sc)
+            if sc.id.name() == "openat"
+                && sc.arg("name").and_then(ArgValue::as_bytes)
+                    .is_some_and(|p| p.starts_with(&storm_prefix)))
+    };
+    let mut run = Running::start(command(["sh", "-c", &script]), &set("openat")).expect("starts");
+    let first = run.wait_for("the storm's first open", &is_storm_open);
+    let storm = run.events[first].pid;
+    // Let every thread get going, then stop the process.
+    std::thread::sleep(Duration::from_millis(50));
+    kill(storm, libc::SIGSTOP);
+    let tasks = |pid: u32| -> Vec<u32> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|dir| {
+                dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let threads = tasks(storm);
+    assert_eq!(
+        threads.len(),
+        5,
+        "main thread and 4 storm threads: {threads:?}"
+    );
+    for &tid in &threads {
+        let state = wait_state(tid, stopped, Duration::from_secs(2));
+        assert!(
+            state.is_some_and(stopped),
+            "thread {tid} after SIGSTOP: {state:?}"
+        );
+    }
+    // Take what was already on its way, then nothing more may come while stopped.
+    while let Ok(lanner_common::Next::Event(ev)) = run.driver.next_event(Duration::from_millis(100))
+    {
+        run.events.push(ev);
+    }
+    let while_stopped = run
+        .driver
+        .next_event(Duration::from_millis(200))
+        .expect("next");
+    assert_eq!(
+        while_stopped,
+        lanner_common::Next::Timeout,
+        "an event while stopped"
+    );
+    for &tid in &threads {
+        assert!(
+            proc_state(tid).is_some_and(stopped),
+            "thread {tid} stays stopped"
+        );
+    }
+    kill(storm, libc::SIGCONT);
+    let t = run.finish();
+    t.check_invariants();
+    assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:?}", t.stats);
+    let printed = std::fs::read_to_string(&out).expect("fx-storm's count");
+    let opens: usize = printed
+        .trim()
+        .strip_prefix("opens ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"));
+    let seen = t.events.iter().filter(|ev| is_storm_open(ev)).count();
+    assert_eq!(seen, opens, "every open before, during and after the stop");
+    for tid in threads {
+        assert_eq!(t.exit_of(tid), Some(ExitStatus::Code(0)), "thread {tid}");
+    }
+}
+
+#[test]
+fn every_fixture_runs_cleanly_under_the_default_interest_set() {
+    let _lock = require_ptrace!();
+    let dir = Scratch::new("all");
+    let d = dir.path().to_str().expect("utf-8 temp path").to_string();
+    let hostname = "/etc/hostname".to_string();
+    let cases: Vec<(Vec<String>, ExitStatus)> = vec![
+        (vec![FX_OPEN_FILES.into(), d.clone()], ExitStatus::Code(0)),
+        (
+            vec![FX_THREADS.into(), d.clone(), "3".into()],
+            ExitStatus::Code(0),
+        ),
+        (vec![FX_VFORK_EXEC.into()], ExitStatus::Code(0)),
+        (
+            vec![FX_VFORK_EXEC.into(), "--vfork".into()],
+            ExitStatus::Code(0),
+        ),
+        (vec![FX_EXEC_THREAD.into()], ExitStatus::Code(0)),
+        (
+            vec![FX_SIGNALS.into(), "rt-signal".into()],
+            ExitStatus::Code(0),
+        ),
+        (
+            vec![FX_SIGNALS.into(), "die-by".into(), "15".into()],
+            sig(libc::SIGTERM),
+        ),
+        (vec![FX_INT80.into(), hostname], ExitStatus::Code(0)),
+        (vec![FX_INT80.into(), "getpid".into()], ExitStatus::Code(0)),
+        (vec![FX_BAD_POINTER.into()], ExitStatus::Code(0)),
+        (vec![FX_NET.into()], ExitStatus::Code(0)),
+        (vec![FX_EXIT.into(), "9".into()], ExitStatus::Code(9)),
+        (
+            vec![FX_STORM.into(), d.clone(), "2".into(), "0.05".into()],
+            ExitStatus::Code(0),
+        ),
+    ];
+    for (argv, status) in cases {
+        let t = trace(command(argv.clone()), &default_interest());
+        if argv[0] == FX_EXEC_THREAD {
+            // The leader's clone3 may still be unfinished when the exec kills it (a race).
+            t.check_invariants_allowing_drops();
+            assert_exec_drops_only(&t);
+        } else {
+            t.check_invariants();
+        }
+        assert_eq!(t.status, Some(status), "{argv:?}: {:#?}", t.events);
+        // Every stop was for a call of the set: nothing stopped the workload for nothing.
+        assert_eq!(t.stats.filtered, 0, "{argv:?}: {:?}", t.stats);
+        assert!(t.all_syscalls().count() > 0, "{argv:?}");
+        assert!(
+            t.all_syscalls()
+                .all(|(_, sc)| default_interest().contains(sc.id)),
+            "{argv:?}"
+        );
+    }
 }
