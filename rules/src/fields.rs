@@ -108,6 +108,9 @@ impl StateNeeds {
     pub const USER: StateNeeds = StateNeeds(4);
     /// Container metadata.
     pub const CONTAINER: StateNeeds = StateNeeds(8);
+    /// Which files traced processes wrote (created, opened for writing, renamed or linked
+    /// into place): what tells a dropped binary from the image's own.
+    pub const FILE_WRITES: StateNeeds = StateNeeds(16);
 
     /// Union.
     pub const fn union(self, other: StateNeeds) -> StateNeeds {
@@ -145,6 +148,7 @@ impl fmt::Display for StateNeeds {
             (StateNeeds::FD, "fd"),
             (StateNeeds::USER, "user"),
             (StateNeeds::CONTAINER, "container"),
+            (StateNeeds::FILE_WRITES, "file-writes"),
         ];
         let mut first = true;
         for (need, name) in names {
@@ -197,6 +201,7 @@ const P: StateNeeds = StateNeeds::PROCESS;
 const PU: StateNeeds = StateNeeds(StateNeeds::PROCESS.0 | StateNeeds::USER.0);
 const PF: StateNeeds = StateNeeds(StateNeeds::PROCESS.0 | StateNeeds::FD.0);
 const C: StateNeeds = StateNeeds(StateNeeds::PROCESS.0 | StateNeeds::CONTAINER.0);
+const PW: StateNeeds = StateNeeds(StateNeeds::PROCESS.0 | StateNeeds::FILE_WRITES.0);
 const N: StateNeeds = StateNeeds::NONE;
 
 macro_rules! fields {
@@ -241,6 +246,9 @@ fields! {
     "evt.rawarg" Num IndexOrKey N D, "one argument, raw number";
     "evt.hostname" Str None N D, "host name";
     "evt.cpu" Num None N D, "CPU the event happened on";
+    "evt.abspath" Str None PF D, "the event's path argument made absolute (against its dirfd or the cwd)";
+    "evt.abspath.src" Str None PF D, "source path of rename, link and symlink calls, made absolute";
+    "evt.abspath.dst" Str None PF D, "destination path of rename, link and symlink calls, made absolute";
     "evt.abi" Str None N D, "the syscall's ABI: x86_64, i386 (int 0x80, 32-bit code) or x32 (lanner)";
     "syscall.type" Str None N alias("evt.type"), "syscall name (as evt.type)";
     // ---- process ----
@@ -261,6 +269,11 @@ fields! {
     "proc.duration" Num None P D, "nanoseconds since the process started";
     "proc.loginshellid" Num None P D, "pid of the oldest shell ancestor";
     "proc.is_exe_from_memfd" Bool None P D, "executable is a memfd";
+    "proc.is_exe_upper_layer" Bool None PW D, "executable was written after the workload started (Falco: in the overlayfs upper layer; lanner: written by a traced process)";
+    "proc.exe_ino" Num None P D, "inode number of the executable";
+    "proc.exe_ino.ctime" Num None P D, "executable's inode change time, ns since the epoch";
+    "proc.exe_ino.mtime" Num None P D, "executable's modification time, ns since the epoch";
+    "proc.exe_ino.ctime_duration_proc_start" Num None P D, "ns from the executable's ctime to the process start";
     "proc.env" Str OptionalKey P D, "environment (or one variable)";
     "proc.pname" Str None P D, "parent's name";
     "proc.pexe" Str None P D, "parent's exe";
