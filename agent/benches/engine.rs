@@ -162,7 +162,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("falco rules, state + evaluation", |b| {
         b.iter_batched(
-            || Engine::new(engine::default_ruleset(false).expect("embedded rules")),
+            || Engine::new(engine::default_ruleset().expect("embedded rules")),
             |mut engine| {
                 let mut alerts = Vec::new();
                 for event in &events {

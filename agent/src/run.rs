@@ -101,7 +101,7 @@ impl AlertsOut {
 /// The rules: the files given, or the embedded default.
 pub fn load_rules(files: &[std::path::PathBuf], strict: bool) -> Result<lanner_rules::Ruleset> {
     let ruleset = if files.is_empty() {
-        engine::default_ruleset(strict).context("loading the embedded default rules")?
+        engine::default_ruleset().context("loading the embedded default rules")?
     } else {
         crate::rules_cmd::load(files, strict)?
     };

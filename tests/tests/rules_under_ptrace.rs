@@ -7,7 +7,7 @@ use lanner_driver_ptrace::PtraceDriver;
 use std::time::Duration;
 
 fn alerts_for(argv: &[&str]) -> Vec<Alert> {
-    let ruleset = engine::default_ruleset(false).expect("embedded rules");
+    let ruleset = engine::default_ruleset().expect("embedded rules");
     let interest = engine::interest(&ruleset);
     let mut engine = Engine::new(ruleset);
     let mut driver = PtraceDriver::new();

@@ -1,4 +1,4 @@
-//! Alerts in Falco's shapes: the JSON line (what Falcosidekick and other Falco consumers read)
+//! Alerts in Falco's shapes: the JSON line that Falcosidekick and other Falco consumers read,
 //! and the text line.
 
 use lanner_common::time::WallClock;
@@ -10,13 +10,16 @@ use serde::Serialize;
 pub struct Alert {
     /// Boot-clock ns of the event.
     pub ts: u64,
+    /// The rule's name.
     pub rule: String,
     pub priority: Priority,
+    /// Event source (`syscall`).
     pub source: String,
     pub tags: Vec<String>,
-    /// The rule's output with `%field`s substituted.
+    /// The rule's output with its `%field`s substituted.
     pub output: String,
-    /// Every field of the output, with its value (`null` when unknown).
+    /// Every field of the output with its value (`null` when unknown), plus `evt.time`, as
+    /// Falco sends them.
     pub output_fields: Vec<(String, serde_json::Value)>,
 }
 
@@ -30,34 +33,49 @@ fn json_value(value: Value<'_>) -> serde_json::Value {
 }
 
 impl Alert {
-    /// The alert `rule` raises for the event `source` shows.
-    pub fn new<S: FieldSource + ?Sized>(ts: u64, rule: &CompiledRule, source: &S) -> Alert {
+    /// The alert `rule` raises for the event `fields` shows, which happened at `ts`.
+    pub fn new<S: FieldSource + ?Sized>(
+        ts: u64,
+        clock: &WallClock,
+        rule: &CompiledRule,
+        fields: &S,
+    ) -> Alert {
+        let template = rule.output.fields();
+        let mut output_fields = Vec::with_capacity(template.len() + 1);
+        // Falco's output starts with `%evt.time`, so its output_fields always carry it, as
+        // Unix ns; consumers (Falcosidekick among them) expect at least one field.
+        output_fields.push((
+            "evt.time".to_owned(),
+            serde_json::Value::from(clock.unix_ns(ts)),
+        ));
+        for field in template {
+            if field.name != "evt.time" {
+                output_fields.push((field.name.clone(), json_value(field.value(fields))));
+            }
+        }
         Alert {
             ts,
             rule: rule.name.clone(),
             priority: rule.priority,
             source: rule.source.clone(),
             tags: rule.tags.clone(),
-            output: rule.output.render(source),
-            output_fields: rule
-                .output
-                .fields()
-                .iter()
-                .map(|f| (f.name.clone(), json_value(f.value(source))))
-                .collect(),
+            output: rule.output.render(fields),
+            output_fields,
         }
     }
 
-    /// `HH:MM:SS.nnnnnnnnn: Priority output`, Falco's text line (UTC).
+    /// `HH:MM:SS.nnnnnnnnn: Priority output`: Falco's text line (UTC).
     pub fn text(&self, clock: &WallClock) -> String {
         let time = clock.rfc3339(self.ts);
         // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" -> "HH:MM:SS.nnnnnnnnn"
-        let clock_part = time.get(11..time.len().saturating_sub(1)).unwrap_or(&time);
-        format!("{clock_part}: {} {}", self.priority, self.output)
+        let time_of_day = time.get(11..time.len().saturating_sub(1)).unwrap_or(&time);
+        format!("{time_of_day}: {} {}", self.priority, self.output)
     }
 
-    /// Falco's JSON alert.
+    /// Falco's JSON alert, one line: `time`, `rule`, `priority`, `source`, `hostname`, `tags`,
+    /// `output` (the text line) and `output_fields`.
     pub fn json(&self, clock: &WallClock, hostname: &str) -> String {
+        // Keys in alphabetical order, as Falco writes them.
         #[derive(Serialize)]
         struct Wire<'a> {
             hostname: &'a str,
@@ -79,6 +97,65 @@ impl Alert {
             tags: &self.tags,
             time: clock.rfc3339(self.ts),
         };
-        serde_json::to_string(&wire).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        // Serializing strings, numbers and maps of them cannot fail; were it to, the line
+        // still says which rule fired.
+        serde_json::to_string(&wire).unwrap_or_else(|e| {
+            format!(
+                "{{\"rule\":{},\"error\":{}}}",
+                serde_json::Value::from(self.rule.as_str()),
+                serde_json::Value::from(e.to_string())
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        Alert {
+            ts: 0,
+            rule: "R".into(),
+            priority: Priority::Informational,
+            source: "syscall".into(),
+            tags: vec!["t".into()],
+            output: "x=1".into(),
+            output_fields: vec![
+                ("evt.time".into(), 5u64.into()),
+                ("proc.name".into(), "cat".into()),
+                ("fd.name".into(), serde_json::Value::Null),
+            ],
+        }
+    }
+
+    #[test]
+    fn text_line_is_time_priority_output() {
+        let clock = WallClock::new();
+        let line = alert().text(&clock);
+        let (time, rest) = line.split_once(": ").expect("separator");
+        assert_eq!(time.len(), "HH:MM:SS.nnnnnnnnn".len(), "{line}");
+        assert_eq!(rest, "Informational x=1");
+    }
+
+    #[test]
+    fn json_has_what_falcosidekick_requires() {
+        let clock = WallClock::new();
+        let json: serde_json::Value =
+            serde_json::from_str(&alert().json(&clock, "h")).expect("JSON");
+        assert_eq!(json["rule"], "R");
+        assert_eq!(json["priority"], "Informational");
+        assert_eq!(json["source"], "syscall");
+        assert_eq!(json["hostname"], "h");
+        assert_eq!(json["tags"][0], "t");
+        assert_eq!(json["output_fields"]["proc.name"], "cat");
+        assert!(json["output_fields"]["fd.name"].is_null());
+        assert!(json["output"]
+            .as_str()
+            .is_some_and(|o| o.ends_with("Informational x=1")));
+        let time = json["time"].as_str().expect("time");
+        // 2026-11-28T15:41:07.123456789Z
+        assert_eq!(time.len(), 30, "{time}");
+        assert!(time.ends_with('Z'));
     }
 }

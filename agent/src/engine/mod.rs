@@ -1,73 +1,62 @@
-//! The engine: process/fd state kept from events, rule evaluation over it, alerts.
+//! The engine: process/fd state kept from events, Falco rules evaluated over it, alerts in
+//! Falco's shapes.
 //!
 //! Per event: the state is updated first (so an `execve` is judged with the new program, an
 //! `openat` with its new fd), then only the rules indexed under the event's type are evaluated,
-//! then processes that exited are dropped.
+//! then what the event ended (an exited process, a closed fd) is dropped.
+//!
+//! Modules, one job each: `state` (the tables and how events change them), `fields` (field
+//! values over an event and the state), `alert` (Falco's output shapes), `users` (names for
+//! ids), `caps` (capability names).
 
 mod alert;
 mod caps;
-mod procfs;
-mod source;
+mod fields;
 mod state;
 mod users;
 
-use lanner_common::syscalls::SyscallId;
+use std::path::PathBuf;
+
 use lanner_common::time::WallClock;
 use lanner_common::{Event, EventKind, SyscallSet};
 use lanner_rules::{EventCode, LoadOptions, NonSyscall, Ruleset, StateNeeds};
 
 pub use alert::Alert;
-pub use state::{resolve_path, FdKind, Process, State};
+pub use fields::unserved as unserved_fields;
+pub use state::{
+    basename, dirname, resolve_path, AnonKind, Caps, Container, Fd, FdKind, FdTable, FileFd, Ids,
+    ProcFs, Process, SocketFd, State,
+};
 
-/// Falco's upstream rules (Apache-2.0), unchanged.
-pub const FALCO_RULES: &str = include_str!("../../rules/falco_rules.yaml");
-/// lanner's own rules, loaded after Falco's (they use its macros and lists).
-pub const LANNER_RULES: &str = include_str!("../../rules/lanner_rules.yaml");
+/// The embedded default rules (adapted from Falco's; see the file's header).
+pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yaml");
 
-/// Loads the embedded default ruleset: Falco's rules, then lanner's. (The error is boxed: a
-/// rules error carries its whole position and item, and this is returned once per run.)
-pub fn default_ruleset(strict: bool) -> Result<Ruleset, Box<lanner_rules::Error>> {
-    let mut loader = lanner_rules::Loader::new(LoadOptions::new().strict(strict));
-    loader
-        .load_str("<embedded>/falco_rules.yaml", FALCO_RULES)
-        .map_err(Box::new)?;
-    loader
-        .load_str("<embedded>/lanner_rules.yaml", LANNER_RULES)
-        .map_err(Box::new)?;
-    loader.compile().map_err(Box::new)
+/// Loads the embedded default ruleset. Strict: every rule in it must compile, so an engine
+/// change that stops serving a field it uses fails here (and in the tests), not silently.
+#[expect(
+    clippy::result_large_err,
+    reason = "the rules crate's own error type, returned once per run"
+)]
+pub fn default_ruleset() -> Result<Ruleset, lanner_rules::Error> {
+    lanner_rules::load_str(
+        "<embedded>/default.yaml",
+        DEFAULT_RULES,
+        LoadOptions::new().strict(true),
+    )
 }
-
-/// Syscalls the fd table is kept by.
-const FD_SYSCALLS: &str = "open,openat,openat2,creat,socket,socketpair,connect,bind,accept,\
-    accept4,dup,dup2,dup3,close,pipe,pipe2,chdir,fchdir";
-/// Syscalls that change process state the rules read (cwd, user ids).
-const PROCESS_SYSCALLS: &str = "chdir,fchdir,setuid,setreuid,setresuid";
 
 /// What the drivers must trace for `ruleset`: the syscalls its rules can match, plus those the
 /// state needs for the fields the rules read, and no more. A ruleset that never reads fd state
-/// does not pull in `close` or `dup`. Process lifecycle comes from the drivers' fork/exec/exit
-/// events, which need no syscall in the set.
+/// does not pull in `close` or `dup`. Process lifecycle comes from the drivers' fork, exec and
+/// exit events, which need no syscall in the set.
 pub fn interest(ruleset: &Ruleset) -> SyscallSet {
     let mut set = ruleset.syscalls();
-    let needs = ruleset.state_needs();
-    let mut add = |names: &str| {
-        for name in names.split(',') {
-            if let Some(id) = SyscallId::from_name(name) {
-                set.insert(id);
-            }
-        }
-    };
-    if needs.contains(StateNeeds::FD) {
-        add(FD_SYSCALLS);
-    }
-    if needs.contains(StateNeeds::PROCESS) {
-        add(PROCESS_SYSCALLS);
-    }
+    set.extend_from(&state::syscalls_for(ruleset.state_needs()));
     set
 }
 
 /// Counters.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct EngineStats {
     /// Events processed.
     pub events: u64,
@@ -75,39 +64,95 @@ pub struct EngineStats {
     pub evaluated: u64,
     /// Alerts raised.
     pub alerts: u64,
+    /// Events the drivers reported lost (the sum of their drop records).
+    pub dropped: u64,
+}
+
+/// Where the engine reads the machine's state: the real files by default, fakes in tests.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The `/proc` tree.
+    pub proc_root: PathBuf,
+    /// The user database (`user.name`).
+    pub passwd: PathBuf,
+    /// The group database (`group.name`).
+    pub group: PathBuf,
+    /// The host name alerts carry; the machine's when `None`.
+    pub hostname: Option<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            proc_root: PathBuf::from("/proc"),
+            passwd: PathBuf::from("/etc/passwd"),
+            group: PathBuf::from("/etc/group"),
+            hostname: None,
+        }
+    }
 }
 
 /// The engine.
 pub struct Engine {
     ruleset: Ruleset,
     state: State,
-    users: users::Users,
-    hostname: Vec<u8>,
-    clock: WallClock,
+    host: fields::Host,
     stats: EngineStats,
+    /// Alerts per rule, by the rule's index in the ruleset.
+    by_rule: Vec<u64>,
+    /// Whether rules read fd state (and so may need an fd loaded from `/proc`).
+    reads_fds: bool,
 }
 
-fn hostname() -> Vec<u8> {
+/// The machine's host name (`gethostname(2)`), or `unknown`.
+fn hostname() -> String {
     let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    // SAFETY: gethostname writes at most buf.len() bytes into buf, which we own.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     if rc != 0 {
-        return b"unknown".to_vec();
+        return "unknown".to_owned();
     }
     let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    buf[..len].to_vec()
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
+/// The event type rules know `event` by, if rules can match it at all.
+fn code(event: &Event) -> Option<EventCode> {
+    match &event.kind {
+        EventKind::Syscall(call) => Some(EventCode::Syscall(call.id)),
+        EventKind::Exit(_) if event.pid == event.tid => {
+            Some(EventCode::Other(NonSyscall::ProcExit))
+        }
+        EventKind::Drop(_) => Some(EventCode::Other(NonSyscall::Drop)),
+        _ => None,
+    }
 }
 
 impl Engine {
-    /// An engine evaluating `ruleset`.
+    /// An engine evaluating `ruleset` on this machine.
     pub fn new(ruleset: Ruleset) -> Engine {
+        Engine::with_config(ruleset, EngineConfig::default())
+    }
+
+    /// An engine evaluating `ruleset`, reading the machine's state where `config` says.
+    pub fn with_config(ruleset: Ruleset, config: EngineConfig) -> Engine {
+        let needs = ruleset.state_needs();
+        let users = if needs.contains(StateNeeds::USER) {
+            users::Users::from_files(&config.passwd, &config.group)
+        } else {
+            users::Users::default()
+        };
         Engine {
-            ruleset,
-            state: State::new(),
-            users: users::Users::load(),
-            hostname: hostname(),
-            clock: WallClock::new(),
+            by_rule: vec![0; ruleset.rules().len()],
+            reads_fds: needs.contains(StateNeeds::FD),
+            state: State::with_procfs(ProcFs::new(config.proc_root), needs),
+            host: fields::Host {
+                users,
+                hostname: config.hostname.unwrap_or_else(hostname),
+                clock: WallClock::new(),
+            },
             stats: EngineStats::default(),
+            ruleset,
         }
     }
 
@@ -118,12 +163,12 @@ impl Engine {
 
     /// The host name alerts carry.
     pub fn hostname(&self) -> String {
-        String::from_utf8_lossy(&self.hostname).into_owned()
+        self.host.hostname.clone()
     }
 
     /// The clock alerts are dated with.
     pub fn clock(&self) -> &WallClock {
-        &self.clock
+        &self.host.clock
     }
 
     /// The state (for tests and tools).
@@ -136,42 +181,64 @@ impl Engine {
         self.stats
     }
 
-    /// The event type rules know `event` by, if rules can match it at all.
-    fn code(event: &Event) -> Option<EventCode> {
-        match &event.kind {
-            EventKind::Syscall(call) => Some(EventCode::Syscall(call.id)),
-            EventKind::Exit(_) if event.pid == event.tid => {
-                Some(EventCode::Other(NonSyscall::ProcExit))
-            }
-            _ => None,
-        }
+    /// Alerts raised per rule, most first (rules that raised none are left out).
+    pub fn alerts_by_rule(&self) -> Vec<(&str, u64)> {
+        let mut out: Vec<(&str, u64)> = self
+            .ruleset
+            .rules()
+            .iter()
+            .zip(&self.by_rule)
+            .filter(|(_, &n)| n > 0)
+            .map(|(r, &n)| (r.name.as_str(), n))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        out
     }
 
-    /// Updates the state with `event` and appends the alerts it raises.
+    /// `alert` as Falco's JSON line, with this engine's clock and host name.
+    pub fn alert_json(&self, alert: &Alert) -> String {
+        alert.json(&self.host.clock, &self.host.hostname)
+    }
+
+    /// `alert` as Falco's text line.
+    pub fn alert_text(&self, alert: &Alert) -> String {
+        alert.text(&self.host.clock)
+    }
+
+    /// Updates the state with `event` and appends the alerts it raises to `alerts`.
     pub fn process(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         self.stats.events += 1;
+        if let EventKind::Drop(drop) = &event.kind {
+            self.stats.dropped += drop.count;
+        }
         self.state.apply(event);
-        if let Some(code) = Self::code(event) {
-            if !self.ruleset.rules_for(code).is_empty() {
+        if let Some(code) = code(event) {
+            let rules = self.ruleset.rules_for(code);
+            if !rules.is_empty() {
                 self.stats.evaluated += 1;
-                // Ancestors are read lazily from /proc the first time a rule may need them.
-                self.state.ensure_with_ancestors(event.pid, 8);
-                let view = source::View {
-                    event,
-                    num: self.stats.events,
-                    code,
-                    state: &self.state,
-                    users: &self.users,
-                    hostname: &self.hostname,
-                    clock: &self.clock,
-                };
-                let before = alerts.len();
-                for rule in self.ruleset.matching(code, &view) {
-                    alerts.push(Alert::new(event.ts, rule, &view));
+                if self.reads_fds {
+                    // An fd the table never saw created is read from /proc, now that a rule
+                    // may need it.
+                    self.state.load_event_fd(event.pid);
                 }
-                self.stats.alerts += (alerts.len() - before) as u64;
+                let view =
+                    fields::View::new(event, code, self.stats.events, &self.state, &self.host);
+                for &idx in rules {
+                    let Some(rule) = self.ruleset.rule(idx) else {
+                        continue;
+                    };
+                    if rule.matches(code, &view) {
+                        view.set_rendering(true);
+                        alerts.push(Alert::new(event.ts, &self.host.clock, rule, &view));
+                        view.set_rendering(false);
+                        self.stats.alerts += 1;
+                        if let Some(n) = self.by_rule.get_mut(idx as usize) {
+                            *n += 1;
+                        }
+                    }
+                }
             }
         }
-        self.state.collect_exited();
+        self.state.end_event();
     }
 }

@@ -2,6 +2,7 @@
 //! container these are the container's files, which is what a rule about users means.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 /// One `/etc/passwd` entry's fields the rules read.
 #[derive(Debug, Clone, Default)]
@@ -19,11 +20,14 @@ pub struct Users {
 }
 
 impl Users {
-    /// Reads the system's files (missing files give empty tables).
-    pub fn load() -> Self {
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-        Self::parse(&passwd, &group)
+    /// Reads a passwd and a group file (a missing one gives an empty table).
+    pub fn from_files(passwd: &Path, group: &Path) -> Self {
+        let read = |path: &Path| {
+            std::fs::read(path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        Self::parse(&read(passwd), &read(group))
     }
 
     /// Parses passwd and group text.
