@@ -67,7 +67,7 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
     let ruleset = run::load_rules(&args.rules, false)?;
     let peer_syscalls = lanner::engine::interest(&ruleset)
         .iter()
-        .map(|id| id.name())
+        .map(|id| format!("?{}", id.name()))
         .collect::<Vec<_>>()
         .join(",");
     let mut drivers = drivers;
