@@ -16,6 +16,12 @@ pub fn print_report() -> String {
     probe_all().iter().map(ToString::to_string).collect()
 }
 
+fn ebpf_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
+    let mut driver = lanner_driver_ebpf::EbpfDriver::default();
+    driver.set_entry_only(entry_only);
+    Box::new(driver)
+}
+
 fn ptrace_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
     let mut driver = lanner_driver_ptrace::PtraceDriver::new();
     driver.set_entry_only(entry_only);
@@ -38,10 +44,16 @@ pub fn select(
             }
             Ok(ptrace_driver(entry_only))
         }
-        DriverChoice::Ebpf => bail!("{}", ebpf.to_string().trim_end()),
+        DriverChoice::Ebpf => {
+            if !ebpf.available {
+                bail!("{}", ebpf.to_string().trim_end());
+            }
+            Ok(ebpf_driver(entry_only))
+        }
         DriverChoice::Auto => {
             if ebpf.available {
-                bail!("the eBPF driver is not part of this build yet");
+                tracing::info!("driver: ebpf (the kernel allows it)");
+                return Ok(ebpf_driver(entry_only));
             }
             if system {
                 bail!(

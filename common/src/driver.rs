@@ -1,7 +1,9 @@
 //! The `Driver` trait: how events are trapped, whatever is done with them afterwards.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -190,6 +192,37 @@ impl fmt::Display for ProbeReport {
         }
         Ok(())
     }
+}
+
+/// Finds `program` the way a shell does: as given when it contains a slash, else in `PATH`.
+pub fn resolve_program(program: &OsStr) -> Result<PathBuf, DriverError> {
+    let not_found = |detail: &str| DriverError::Spawn {
+        program: program.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, detail.to_owned()),
+    };
+    if program.is_empty() {
+        return Err(not_found("empty command"));
+    }
+    if program.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(program);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(not_found("command not found in PATH"))
+}
+
+fn is_executable(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access with a valid C string.
+    let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+    ok && path.is_file()
 }
 
 /// Drains a driver until it ends, for tests and tools: every event, then the workload's status.

@@ -1,9 +1,221 @@
-//! The eBPF driver. Not built yet (issue 4): `probe` says so, so that `lanner drivers` and
-//! `--driver auto` can tell the user instead of failing obscurely.
+//! The eBPF driver: syscalls of the interest set and the process lifecycle, captured in the
+//! kernel by BTF-typed raw tracepoints and read from a ring buffer.
+//!
+//! - `sys_enter`/`sys_exit` (`tp_btf`): the first act is a lookup of the syscall's number in
+//!   the capture plan (the interest set, per ABI, so `int 0x80` calls are judged by the i386
+//!   table); untraced syscalls return there. Traced ones of a process in scope write an entry
+//!   record (arguments, paths and strings read where the caller gave them) and an exit record
+//!   (the result, and what the kernel wrote: accepted peers, pipe fds).
+//! - `sched_process_fork/exec/exit`: the tree. A process forked by a traced one joins the
+//!   scope map in the kernel, so `-- CMD` sees only that tree and never the agent.
+//! - Records are written without waking the reader, which polls every few milliseconds (or is
+//!   woken when the buffer fills up); what does not fit is counted per CPU and reported as drop
+//!   events, never lost silently.
+//!
+//! The user side joins entry and exit halves into the same events the ptrace driver produces
+//! (`RawSyscall::decode` is shared by both).
 
-use lanner_common::driver::ProbeReport;
+mod assemble;
+mod plan;
+mod probe;
+mod records;
+mod session;
+mod skel;
 
-/// What this machine allows the eBPF driver to do. Until the driver exists it is never available.
-pub fn probe() -> ProbeReport {
-    ProbeReport::unavailable("ebpf", "the eBPF driver is not part of this build yet")
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use lanner_common::driver::{DriverStats, Next, Started, Target};
+use lanner_common::{Driver, DriverError, Event, SyscallSet};
+
+pub use probe::probe;
+use session::{Message, Setup, Shared};
+
+const NAME: &str = "ebpf";
+
+/// Settings of the eBPF driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Ring buffer size in bytes (a power of two, at least a page).
+    pub ring_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ring_bytes: 16 << 20,
+        }
+    }
+}
+
+/// The eBPF driver.
+pub struct EbpfDriver {
+    options: Options,
+    entry_only: SyscallSet,
+    shared: Arc<Shared>,
+    messages: Option<Receiver<Message>>,
+    queue: VecDeque<Event>,
+    thread: Option<JoinHandle<()>>,
+    ended: Option<Next>,
+}
+
+impl Default for EbpfDriver {
+    fn default() -> Self {
+        Self::new(Options::default())
+    }
+}
+
+impl EbpfDriver {
+    /// A driver, not started yet.
+    pub fn new(options: Options) -> Self {
+        EbpfDriver {
+            options,
+            entry_only: SyscallSet::new(),
+            shared: Arc::new(Shared::default()),
+            messages: None,
+            queue: VecDeque::new(),
+            thread: None,
+            ended: None,
+        }
+    }
+
+    /// Syscalls of the interest set to report at entry, without their result (see the ptrace
+    /// driver's method of the same name): one record instead of two.
+    pub fn set_entry_only(&mut self, set: SyscallSet) {
+        self.entry_only = set;
+    }
+
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the eBPF reader thread panicked");
+            }
+        }
+    }
+}
+
+impl Driver for EbpfDriver {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn start(&mut self, target: Target, interest: &SyscallSet) -> Result<Started, DriverError> {
+        if self.thread.is_some() {
+            return Err(DriverError::Internal(
+                "the eBPF driver was already started".into(),
+            ));
+        }
+        if !self.options.ring_bytes.is_power_of_two() || self.options.ring_bytes < 4096 {
+            return Err(DriverError::Unavailable {
+                driver: NAME,
+                reason: format!(
+                    "the ring buffer size must be a power of two of at least 4096 bytes, not {}",
+                    self.options.ring_bytes
+                ),
+            });
+        }
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
+        let setup = Setup {
+            target,
+            interest: *interest,
+            entry_only: self.entry_only,
+            options: self.options,
+        };
+        let shared = Arc::clone(&self.shared);
+        let thread = std::thread::Builder::new()
+            .name("lanner-ebpf".into())
+            .spawn(move || session::run(setup, shared, tx, started_tx))
+            .map_err(|e| DriverError::Internal(format!("starting the eBPF reader thread: {e}")))?;
+        self.thread = Some(thread);
+        self.messages = Some(rx);
+        match started_rx.recv() {
+            Ok(Ok(root_pid)) => Ok(Started { root_pid }),
+            Ok(Err(err)) => {
+                self.join();
+                Err(err)
+            }
+            Err(_) => {
+                self.join();
+                Err(DriverError::Internal(
+                    "the eBPF reader thread ended before starting".into(),
+                ))
+            }
+        }
+    }
+
+    fn next_event(&mut self, timeout: Duration) -> Result<Next, DriverError> {
+        if let Some(event) = self.queue.pop_front() {
+            return Ok(Next::Event(event));
+        }
+        if let Some(end) = &self.ended {
+            return Ok(end.clone());
+        }
+        let Some(messages) = &self.messages else {
+            return Err(DriverError::Internal(
+                "the eBPF driver was not started".into(),
+            ));
+        };
+        match messages.recv_timeout(timeout) {
+            Ok(Message::Events(events)) => {
+                self.queue.extend(events);
+                Ok(self.queue.pop_front().map_or(Next::Timeout, Next::Event))
+            }
+            Ok(Message::End(status)) => {
+                self.join();
+                let end = Next::End(status);
+                self.ended = Some(end.clone());
+                Ok(end)
+            }
+            Ok(Message::Failed(err)) => {
+                self.join();
+                self.ended = Some(Next::End(None));
+                Err(err)
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(Next::Timeout),
+            Err(RecvTimeoutError::Disconnected) => {
+                self.join();
+                self.ended = Some(Next::End(None));
+                Err(DriverError::Internal(
+                    "the eBPF reader thread ended early".into(),
+                ))
+            }
+        }
+    }
+
+    fn stats(&self) -> DriverStats {
+        DriverStats {
+            seen: self.shared.seen.load(Ordering::Relaxed),
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            filtered: self.shared.filtered.load(Ordering::Relaxed),
+        }
+    }
+
+    fn stop(&mut self) -> Result<(), DriverError> {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Drain until the reader ends, so that it is never blocked on a full channel.
+        if let Some(messages) = self.messages.take() {
+            while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+                match messages.recv_timeout(Duration::from_millis(50)) {
+                    Ok(Message::Events(events)) => self.queue.extend(events),
+                    Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        self.join();
+        Ok(())
+    }
+}
+
+impl Drop for EbpfDriver {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.stop();
+        }
+    }
 }

@@ -9,7 +9,6 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
 
 use lanner_common::driver::Command;
 use lanner_common::DriverError;
@@ -112,36 +111,7 @@ fn cstring(bytes: &OsStr, what: &str) -> Result<CString, DriverError> {
     })
 }
 
-/// Finds `program` the way a shell does: as given when it contains a slash, else in `PATH`.
-pub fn resolve(program: &OsStr) -> Result<PathBuf, DriverError> {
-    let not_found = |detail: &str| DriverError::Spawn {
-        program: program.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, detail.to_owned()),
-    };
-    if program.is_empty() {
-        return Err(not_found("empty command"));
-    }
-    if program.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(program));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(program);
-        if is_executable(&candidate) {
-            return Ok(candidate);
-        }
-    }
-    Err(not_found("command not found in PATH"))
-}
-
-fn is_executable(path: &Path) -> bool {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access with a valid C string.
-    let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
-    ok && path.is_file()
-}
+pub use lanner_common::driver::resolve_program as resolve;
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), DriverError> {
     let mut fds = [0; 2];
@@ -279,6 +249,7 @@ unsafe fn child_main(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn resolves_in_path_and_reports_missing_programs() {

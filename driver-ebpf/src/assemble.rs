@@ -1,0 +1,270 @@
+//! Turning ring buffer records into the common event stream: a syscall's entry and exit halves
+//! are joined per thread (the entry holds what the caller passed, the exit the result), the
+//! process tree is followed from fork, exec and exit records, and everything that cannot be
+//! completed is reported as a drop, with the same reasons the ptrace driver gives.
+
+use std::collections::{HashMap, HashSet};
+
+use lanner_common::event::{
+    Captured, DropEvent, Event, EventKind, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind,
+    RawSyscall,
+};
+use lanner_common::syscalls::{ids, socketcall, Abi, SyscallId};
+
+use crate::records::{Header, Record, SysHalf};
+
+/// Joins records into events.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    /// Entries waiting for their exit, by thread.
+    pending: HashMap<u32, SysHalf>,
+    /// Traced processes that have not ended, by tgid.
+    live: HashSet<u32>,
+    /// The workload's pid, until its first exec (before it, the agent's spawn is running).
+    root_before_exec: Option<u32>,
+    /// A leader that ended while other threads of its process ran: its exit is reported when
+    /// the process ends, so that `tid == pid` always means the whole process ended.
+    leaders_gone: HashSet<u32>,
+    /// Exit halves without an entry (the syscall began before tracing did).
+    pub unmatched: u64,
+}
+
+fn id_of(half: &SysHalf) -> Option<SyscallId> {
+    if half.abi == Abi::I386 && half.nr == socketcall::I386_NR && half.op != 0 {
+        return socketcall::target(u64::from(half.op)).map(|(id, _)| id);
+    }
+    SyscallId::from_abi(half.abi, half.nr)
+}
+
+fn is_exec(id: Option<SyscallId>) -> bool {
+    id == Some(ids::EXECVE) || id == Some(ids::EXECVEAT)
+}
+
+fn raw(entry: SysHalf, exit: Option<SysHalf>) -> RawSyscall {
+    let id = id_of(&entry);
+    let mut mem: [Captured; 6] = Default::default();
+    for (slot, captured) in mem.iter_mut().zip(entry.mem) {
+        *slot = captured.unwrap_or_default();
+    }
+    let mut ret = 0;
+    if let Some(exit) = exit {
+        ret = exit.ret;
+        // After a successful exec the registers are the new program's: nothing to re-read.
+        if !(is_exec(id) && ret == 0) {
+            for (slot, captured) in mem.iter_mut().zip(exit.mem) {
+                // What the kernel wrote (accepted peers, pipe fds), or a string read again
+                // because its page was not yet in memory at entry.
+                if let Some(captured) = captured {
+                    *slot = captured;
+                }
+            }
+        }
+    }
+    RawSyscall {
+        id,
+        nr: entry.nr,
+        abi: Some(entry.abi),
+        args: entry.args,
+        ret,
+        mem,
+        entry_only: entry.entry_only,
+    }
+}
+
+fn exec_filename(entry: &SysHalf) -> Option<Vec<u8>> {
+    let index = match id_of(entry) {
+        Some(id) if id == ids::EXECVE => 0,
+        Some(id) if id == ids::EXECVEAT => 1,
+        _ => return None,
+    };
+    match &entry.mem[index] {
+        Some(Captured::Bytes(path) | Captured::Truncated(path)) => Some(path.clone()),
+        _ => None,
+    }
+}
+
+fn proc_exe(pid: u32) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .map(|p| p.as_os_str().as_bytes().to_vec())
+}
+
+impl Assembler {
+    /// An assembler for a workload started as `root` (or `None`: the whole system).
+    pub fn new(root: Option<u32>) -> Self {
+        let mut live = HashSet::new();
+        live.extend(root);
+        Assembler {
+            root_before_exec: root,
+            live,
+            ..Default::default()
+        }
+    }
+
+    /// Whether every traced process has ended.
+    pub fn all_ended(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// The traced processes still running, as far as the records tell.
+    pub fn live(&self) -> impl Iterator<Item = u32> + '_ {
+        self.live.iter().copied()
+    }
+
+    /// Forgets a process that ended without an exit record (one lost to a full buffer).
+    pub fn forget(&mut self, pid: u32) {
+        self.live.remove(&pid);
+        self.pending.retain(|_, p| p.hdr.pid != pid);
+    }
+
+    fn drop_event(out: &mut Vec<Event>, hdr: Header, reason: &'static str) {
+        out.push(Event {
+            ts: hdr.ts,
+            pid: hdr.pid,
+            tid: hdr.tid,
+            kind: EventKind::Drop(DropEvent { count: 1, reason }),
+        });
+    }
+
+    fn syscall(out: &mut Vec<Event>, hdr: Header, raw: RawSyscall) {
+        if let Some(syscall) = raw.decode() {
+            out.push(Event {
+                ts: hdr.ts,
+                pid: hdr.pid,
+                tid: hdr.tid,
+                kind: EventKind::Syscall(syscall),
+            });
+        }
+    }
+
+    /// Adds the events `record` completes to `out`.
+    pub fn push(&mut self, record: Record, out: &mut Vec<Event>) {
+        match record {
+            Record::Enter(half) => {
+                if self.root_before_exec == Some(half.hdr.pid) && !is_exec(id_of(&half)) {
+                    // The agent's own spawn code, between fork and exec.
+                    return;
+                }
+                let hdr = half.hdr;
+                if half.entry_only {
+                    Self::syscall(out, hdr, raw(half, None));
+                } else if self.pending.insert(hdr.tid, half).is_some() {
+                    Self::drop_event(out, hdr, "a syscall's exit was never reported");
+                }
+            }
+            Record::Exit(half) => match self.pending.remove(&half.hdr.tid) {
+                Some(entry) => {
+                    let hdr = half.hdr;
+                    Self::syscall(out, hdr, raw(entry, Some(half)));
+                }
+                None => self.unmatched += 1,
+            },
+            Record::Fork {
+                hdr,
+                child_pid,
+                child_tid,
+                kind,
+                thread,
+            } => {
+                if !thread {
+                    self.live.insert(child_pid);
+                }
+                let kind = match kind {
+                    0 => ForkKind::Fork,
+                    1 => ForkKind::Vfork,
+                    _ => ForkKind::Clone,
+                };
+                out.push(Event {
+                    ts: hdr.ts,
+                    pid: hdr.pid,
+                    tid: hdr.tid,
+                    kind: EventKind::Fork(ForkEvent {
+                        child_pid,
+                        child_tid,
+                        kind,
+                        thread: thread && kind == ForkKind::Clone,
+                    }),
+                });
+            }
+            Record::Exec {
+                hdr,
+                former_tid,
+                exe,
+                args,
+            } => {
+                if self.root_before_exec == Some(hdr.pid) {
+                    self.root_before_exec = None;
+                }
+                let former = (former_tid != hdr.tid).then_some(former_tid);
+                if let Some(former) = former {
+                    // The exec'ing thread took over the leader's tid; the old leader is gone.
+                    let moved = self.pending.remove(&former);
+                    if self.pending.remove(&hdr.tid).is_some() {
+                        Self::drop_event(
+                            out,
+                            hdr,
+                            "the thread was replaced by an exec in another thread",
+                        );
+                    }
+                    if let Some(moved) = moved {
+                        self.pending.insert(hdr.tid, moved);
+                    }
+                    self.leaders_gone.remove(&hdr.pid);
+                }
+                let exe = exe.or_else(|| proc_exe(hdr.pid));
+                let filename = self
+                    .pending
+                    .get(&hdr.tid)
+                    .and_then(exec_filename)
+                    .or_else(|| exe.clone())
+                    .unwrap_or_default();
+                let argv = args
+                    .split(|&b| b == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                out.push(Event {
+                    ts: hdr.ts,
+                    pid: hdr.pid,
+                    tid: hdr.tid,
+                    kind: EventKind::Exec(ExecEvent {
+                        filename,
+                        argv,
+                        exe,
+                        former_tid: former,
+                    }),
+                });
+            }
+            Record::TaskExit {
+                hdr,
+                exit_code,
+                group_dead,
+            } => {
+                if self.pending.remove(&hdr.tid).is_some() {
+                    Self::drop_event(out, hdr, "the task died before its syscall returned");
+                }
+                let status = ExitStatus::from_wait_status(exit_code).unwrap_or(ExitStatus::Code(0));
+                let exit = |tid| Event {
+                    ts: hdr.ts,
+                    pid: hdr.pid,
+                    tid,
+                    kind: EventKind::Exit(ExitEvent { status }),
+                };
+                if hdr.tid == hdr.pid && !group_dead {
+                    self.leaders_gone.insert(hdr.pid);
+                    return;
+                }
+                if hdr.tid != hdr.pid {
+                    out.push(exit(hdr.tid));
+                }
+                if group_dead {
+                    self.leaders_gone.remove(&hdr.pid);
+                    out.push(exit(hdr.pid));
+                    self.live.remove(&hdr.pid);
+                    self.pending.retain(|_, p| p.hdr.pid != hdr.pid);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The few kernel types the programs read, declared with only the fields used. With
+ * preserve_access_index every field access is a CO-RE relocation: libbpf finds each field by
+ * name in the running kernel's BTF, so no vmlinux.h of a particular kernel is needed.
+ */
+#ifndef LANNER_KERNEL_H
+#define LANNER_KERNEL_H
+
+#define __core __attribute__((preserve_access_index))
+
+struct pt_regs {
+	unsigned long bp;
+	unsigned long bx;
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long ax;
+	unsigned long cx;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
+} __core;
+
+struct thread_info {
+	__u32 status;
+} __core;
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live;
+} __core;
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+} __core;
+
+struct qstr {
+	__u32 len;
+	const unsigned char *name;
+} __core;
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+} __core;
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __core;
+
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __core;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __core;
+
+struct file {
+	struct path f_path;
+} __core;
+
+struct linux_binprm {
+	struct file *file;
+} __core;
+
+struct task_struct {
+	struct thread_info thread_info;
+	int pid;
+	int tgid;
+	int exit_code;
+	int exit_signal;
+	struct signal_struct *signal;
+	struct mm_struct *mm;
+} __core;
+
+/* x86: a 32-bit syscall is active (arch/x86/include/asm/thread_info.h). */
+#define TS_COMPAT 0x0002
+#define X32_SYSCALL_BIT 0x40000000
+#define CLONE_VFORK 0x00004000
+#define SIGCHLD 17
+
+#endif

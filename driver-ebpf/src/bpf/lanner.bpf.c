@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * lanner's kernel-side programs: syscalls of the interest set and the process lifecycle of the
+ * traced processes, written as records to one ring buffer (layout in lanner.h).
+ *
+ * Cost discipline: an untraced syscall costs one array lookup (the plan for its number); a
+ * traced syscall of a process outside the scope one more hash lookup. Records are written
+ * without waking the reader, which polls, unless `wake_bytes` are waiting.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "kernel.h"
+#include "lanner.h"
+
+/* The probe-read helpers are GPL-only; this file is dual-licensed so that it may use them. */
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the driver before loading. */
+const volatile __u32 agent_tgid = 0;
+const volatile __u32 system_wide = 0;
+const volatile __u64 wake_bytes = 1 << 20;
+
+/* The shared layout as this compiler sees it, for the driver's layout test. */
+const volatile __u32 lanner_layout[] = {
+	sizeof(struct lanner_plan),
+	sizeof(struct lanner_hdr),
+	__builtin_offsetof(struct lanner_hdr, size),
+	__builtin_offsetof(struct lanner_hdr, kind),
+	sizeof(struct lanner_sys),
+	__builtin_offsetof(struct lanner_sys, ret),
+	__builtin_offsetof(struct lanner_sys, args),
+	__builtin_offsetof(struct lanner_sys, ncap),
+	sizeof(struct lanner_cap),
+	__builtin_offsetof(struct lanner_cap, len),
+	sizeof(struct lanner_fork),
+	__builtin_offsetof(struct lanner_fork, fork_kind),
+	sizeof(struct lanner_exec),
+	__builtin_offsetof(struct lanner_exec, args_len),
+	sizeof(struct lanner_task_exit),
+	__builtin_offsetof(struct lanner_task_exit, group_dead),
+};
+
+/* One instance of each record type, never written: it puts their BTF in the object, so that
+ * the skeleton generates the Rust types the driver reads records with. */
+struct lanner_records {
+	struct lanner_sys sys;
+	struct lanner_cap cap;
+	struct lanner_fork fork;
+	struct lanner_exec exec;
+	struct lanner_task_exit exit;
+} lanner_records;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24); /* resized by the driver */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LANNER_PLAN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct lanner_plan);
+} plans SEC(".maps");
+
+/* The traced processes (tgids), when not system-wide. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} scope SEC(".maps");
+
+/* The agent thread starting the workload: its child joins the scope at fork. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} spawner SEC(".maps");
+
+/* Tasks whose string arguments could not be read at entry (a page not yet faulted in): bit i
+ * for argument i, read again at exit, when the kernel has touched them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} retry SEC(".maps");
+
+#define SCRATCH_REC (2 * LANNER_MAX_RECORD)
+#define PATH_END 4096
+struct scratch {
+	__u8 rec[SCRATCH_REC];
+	__u8 path[PATH_END + 256];
+	/* The write offset while captures are appended. Kept in map memory on purpose: the
+	 * verifier does not know its value, only the bound each use checks, so the paths through
+	 * the six arguments converge instead of multiplying. */
+	__u64 cursor;
+	__u32 ncap;   /* captures written */
+	__u32 failed; /* arguments to read again at exit */
+	__s32 argv;   /* the argv argument, or -1 */
+	__u32 ppos;   /* where the path being built starts in `path` */
+};
+
+/* One scratch area per CPU (programs on tracepoints run with preemption off). A plain array
+ * indexed by CPU: per-CPU array values are limited to 32 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set to the number of possible CPUs by the driver */
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LANNER_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+#define REC_MASK (LANNER_MAX_RECORD - 1)
+
+/* An offset the verifier knows is below LANNER_MAX_RECORD. The mask is applied in asm because
+ * the compiler drops a C mask it can prove redundant, and the verifier, tracking another
+ * register, then cannot bound the access. */
+static __always_inline __u64 rec_off(__u64 off)
+{
+	asm volatile("%[off] &= %[mask]" : [off] "+r"(off) : [mask] "i"(REC_MASK));
+	return off;
+}
+#define PAD8(n) (((n) + 7) & ~7U)
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &which);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct scratch *scratch_area(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+static __always_inline int wanted(__u32 tgid)
+{
+	if (system_wide)
+		return tgid != agent_tgid;
+	return bpf_map_lookup_elem(&scope, &tgid) != 0;
+}
+
+static __always_inline void submit(void *rec, __u32 size)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size & (SCRATCH_REC - 1), flags))
+		count(LANNER_CNT_LOST);
+	else
+		count(LANNER_CNT_RECORDS);
+}
+
+static __always_inline void fill_hdr(struct lanner_hdr *h, __u16 kind, __u16 abi, __u32 pid,
+				     __u32 tid)
+{
+	h->ts = bpf_ktime_get_boot_ns();
+	h->pid = pid;
+	h->tid = tid;
+	h->kind = kind;
+	h->abi = abi;
+	h->size = 0;
+}
+
+/* Room left for one more capture of the largest kind. */
+static __always_inline int room(__u32 off)
+{
+	return off <= LANNER_MAX_RECORD - sizeof(struct lanner_cap) - LANNER_MAX_STRING - 16;
+}
+
+static __always_inline struct lanner_cap *cap_at(struct scratch *s, __u32 off, __u8 arg,
+						 __u8 status)
+{
+	struct lanner_cap *c = (void *)&s->rec[rec_off(off)];
+	c->arg = arg;
+	c->status = status;
+	c->pad = 0;
+	c->err = 0;
+	c->len = 0;
+	c->pad2 = 0;
+	return c;
+}
+
+/* A NUL-terminated string; returns the bytes used, 0 when out of room. Sets *efault when the
+ * read failed with EFAULT on a non-NULL pointer (worth retrying at exit). */
+static __always_inline __u32 cap_string(struct scratch *s, __u32 off, __u8 arg, __u8 item,
+					__u64 ptr, __u32 max, int *efault)
+{
+	if (!room(off))
+		return 0;
+	if (!ptr && !item) {
+		cap_at(s, off, arg, LANNER_CAPST_NULL);
+		return sizeof(struct lanner_cap);
+	}
+	__u64 data = rec_off(off + sizeof(struct lanner_cap));
+	long n = bpf_probe_read_user_str(&s->rec[data], (max & 8191) + 1, (void *)ptr);
+	struct lanner_cap *c = cap_at(s, off, arg, item ? LANNER_CAPST_ITEM : LANNER_CAPST_BYTES);
+	if (n < 0) {
+		c->status = item ? LANNER_CAPST_ITEM_UNREADABLE : LANNER_CAPST_UNREADABLE;
+		c->err = -n;
+		if (n == -14 && efault)
+			*efault = 1;
+		return sizeof(struct lanner_cap);
+	}
+	__u32 len = n > 0 ? n - 1 : 0;
+	if (len >= max) {
+		len = max;
+		if (!item)
+			c->status = LANNER_CAPST_TRUNCATED;
+	}
+	c->len = len;
+	return sizeof(struct lanner_cap) + PAD8(len & 8191);
+}
+
+/* `len` bytes of user memory (a socket address, an fd pair). */
+static __always_inline __u32 cap_bytes(struct scratch *s, __u32 off, __u8 arg, __u64 ptr,
+				       __u32 len, int *efault)
+{
+	if (!room(off))
+		return 0;
+	if (!ptr) {
+		cap_at(s, off, arg, LANNER_CAPST_NULL);
+		return sizeof(struct lanner_cap);
+	}
+	len &= 255;
+	if (len > LANNER_MAX_SOCKADDR)
+		len = LANNER_MAX_SOCKADDR;
+	__u64 data = rec_off(off + sizeof(struct lanner_cap));
+	long err = bpf_probe_read_user(&s->rec[data], len, (void *)ptr);
+	struct lanner_cap *c = cap_at(s, off, arg, LANNER_CAPST_BYTES);
+	if (err < 0) {
+		c->status = LANNER_CAPST_UNREADABLE;
+		c->err = -err;
+		if (err == -14 && efault)
+			*efault = 1;
+		return sizeof(struct lanner_cap);
+	}
+	c->len = len;
+	return sizeof(struct lanner_cap) + PAD8(len);
+}
+
+struct argv_walk {
+	__u64 ptr;
+	__u32 width;
+	__u32 ncap;
+	__u32 total;
+	__s32 err;
+	__u8 arg;
+};
+
+/* One argv string per bpf_loop iteration: the loop body is verified once, not 64 times. */
+static long argv_item(__u64 index, void *data)
+{
+	struct argv_walk *w = data;
+	struct scratch *s = scratch_area();
+	if (!s)
+		return 1;
+	__u64 item = 0;
+	long err;
+	if (w->width == 4)
+		err = bpf_probe_read_user(&item, 4, (void *)(w->ptr + index * 4));
+	else
+		err = bpf_probe_read_user(&item, 8, (void *)(w->ptr + index * 8));
+	if (err < 0) {
+		if (index == 0)
+			w->err = -err;
+		return 1;
+	}
+	if (!item || w->total >= LANNER_MAX_ARGV_BYTES)
+		return 1;
+	__u64 off = s->cursor;
+	__u32 used = cap_string(s, off, w->arg, 1, item, LANNER_MAX_STRING, 0);
+	if (!used)
+		return 1;
+	struct lanner_cap *c = (void *)&s->rec[rec_off(off)];
+	w->total += c->len + 1;
+	s->cursor = off + used;
+	w->ncap += 1;
+	return 0;
+}
+
+/* execve's argv: a LIST marker, then one ITEM per string. */
+static __always_inline __u32 cap_argv(struct scratch *s, __u32 off, __u8 arg, __u64 ptr,
+				      __u32 width, __u32 *ncap)
+{
+	if (!room(off))
+		return 0;
+	*ncap += 1;
+	if (!ptr) {
+		cap_at(s, off, arg, LANNER_CAPST_NULL);
+		return sizeof(struct lanner_cap);
+	}
+	cap_at(s, off, arg, LANNER_CAPST_LIST);
+	struct argv_walk w = {
+		.ptr = ptr,
+		.width = width,
+		.arg = arg,
+	};
+	s->cursor = off + sizeof(struct lanner_cap);
+	bpf_loop(LANNER_MAX_ARGV, argv_item, &w, 0);
+	if (w.err) {
+		struct lanner_cap *c = cap_at(s, off, arg, LANNER_CAPST_UNREADABLE);
+		c->err = w.err;
+		return sizeof(struct lanner_cap);
+	}
+	*ncap += w.ncap;
+	return (__u32)s->cursor - off;
+}
+
+/* args[i] for an index the verifier cannot bound (one from the plan map). */
+static __always_inline __u64 arg_at(__u64 *args, __u8 i)
+{
+	switch (i) {
+	case 0: return args[0];
+	case 1: return args[1];
+	case 2: return args[2];
+	case 3: return args[3];
+	case 4: return args[4];
+	default: return args[5];
+	}
+}
+
+/* The syscall's six arguments, as its ABI passes them. */
+static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 *args)
+{
+	if (abi == LANNER_ABI_I386) {
+		args[0] = BPF_CORE_READ(regs, bx) & 0xffffffff;
+		args[1] = BPF_CORE_READ(regs, cx) & 0xffffffff;
+		args[2] = BPF_CORE_READ(regs, dx) & 0xffffffff;
+		args[3] = BPF_CORE_READ(regs, si) & 0xffffffff;
+		args[4] = BPF_CORE_READ(regs, di) & 0xffffffff;
+		args[5] = BPF_CORE_READ(regs, bp) & 0xffffffff;
+	} else {
+		args[0] = BPF_CORE_READ(regs, di);
+		args[1] = BPF_CORE_READ(regs, si);
+		args[2] = BPF_CORE_READ(regs, dx);
+		args[3] = BPF_CORE_READ(regs, r10);
+		args[4] = BPF_CORE_READ(regs, r8);
+		args[5] = BPF_CORE_READ(regs, r9);
+	}
+}
+
+/* The plan for this syscall, with its ABI and (for i386 socketcall) the real arguments;
+ * NULL when it is not traced or not for this process. */
+static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr,
+						    __u32 *abi_out, __u32 *op_out, __u64 *args)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 abi, slot;
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
+		abi = LANNER_ABI_I386;
+		if (nr >= LANNER_NR_SPACE)
+			return 0;
+		slot = LANNER_PLAN_I386 + nr;
+	} else {
+		abi = (nr & X32_SYSCALL_BIT) ? LANNER_ABI_X32 : LANNER_ABI_X86_64;
+		nr &= ~(__u64)X32_SYSCALL_BIT;
+		if (nr >= LANNER_NR_SPACE)
+			return 0;
+		slot = nr;
+	}
+	struct lanner_plan *plan = bpf_map_lookup_elem(&plans, &slot);
+	if (!plan || !plan->traced)
+		return 0;
+	if (!wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	read_args(regs, abi, args);
+	*abi_out = abi;
+	*op_out = 0;
+	if (abi == LANNER_ABI_I386 && nr == 102) {
+		/* socketcall(op, words): judge and decode the operation it multiplexes. */
+		__u32 op = args[0];
+		if (op >= LANNER_SOCKETCALL_OPS)
+			return 0;
+		slot = LANNER_PLAN_SOCKETCALL + op;
+		plan = bpf_map_lookup_elem(&plans, &slot);
+		if (!plan || !plan->traced)
+			return 0;
+		__u32 words[6] = {};
+		__u32 n = plan->words;
+		if (n > 6)
+			n = 6;
+		if (n && bpf_probe_read_user(words, n * 4, (void *)args[1]) < 0)
+			return 0;
+		for (int i = 0; i < 6; i++)
+			args[i] = words[i];
+		*op_out = op;
+	}
+	return plan;
+}
+
+static __always_inline __u32 sys_record(struct scratch *s, __u16 kind, __u32 abi, __u64 nr,
+					__u32 op, __u64 *args, __s64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct lanner_sys *r = (void *)s->rec;
+	fill_hdr(&r->hdr, kind, abi, pid_tgid >> 32, (__u32)pid_tgid);
+	r->nr = nr;
+	r->op = op;
+	r->ret = ret;
+	for (int i = 0; i < 6; i++)
+		r->args[i] = args[i];
+	r->ncap = 0;
+	r->entry_only = 0;
+	return sizeof(struct lanner_sys);
+}
+
+/* What the per-argument capture loop works on. */
+struct cap_walk {
+	__u64 args[6];
+	struct lanner_plan plan;
+	__u32 at_exit;
+	__u32 retry; /* exit: arguments whose entry read failed */
+	__s64 ret;
+};
+
+static __always_inline __u8 plan_cap(struct lanner_plan *plan, __u64 i)
+{
+	switch (i) {
+	case 0: return plan->cap[0];
+	case 1: return plan->cap[1];
+	case 2: return plan->cap[2];
+	case 3: return plan->cap[3];
+	case 4: return plan->cap[4];
+	default: return plan->cap[5];
+	}
+}
+
+static __always_inline __u8 plan_aux(struct lanner_plan *plan, __u64 i)
+{
+	switch (i) {
+	case 0: return plan->aux[0];
+	case 1: return plan->aux[1];
+	case 2: return plan->aux[2];
+	case 3: return plan->aux[3];
+	case 4: return plan->aux[4];
+	default: return plan->aux[5];
+	}
+}
+
+/* One argument per bpf_loop iteration (verified once, whatever the plan says). */
+static long capture_arg(__u64 i, void *data)
+{
+	struct cap_walk *w = data;
+	struct scratch *s = scratch_area();
+	if (!s || i > 5)
+		return 1;
+	__u8 cap = plan_cap(&w->plan, i);
+	__u64 arg = arg_at(w->args, i);
+	__u32 used = 0;
+	int efault = 0;
+	if (!w->at_exit || (w->retry & (1U << i))) {
+		if (cap == LANNER_CAP_STR) {
+			used = cap_string(s, s->cursor, i, 0, arg, LANNER_MAX_STRING, &efault);
+		} else if (cap == LANNER_CAP_SOCKADDR) {
+			used = cap_bytes(s, s->cursor, i, arg,
+					 arg_at(w->args, plan_aux(&w->plan, i)), &efault);
+		} else if (cap == LANNER_CAP_ARGV && !w->at_exit) {
+			s->argv = i;
+		}
+		if (efault && !w->at_exit)
+			s->failed |= 1U << i;
+	} else if (w->ret >= 0 && cap == LANNER_CAP_SOCKADDR_OUT) {
+		__u32 len = 0;
+		__u64 len_ptr = arg_at(w->args, plan_aux(&w->plan, i));
+		if (arg && len_ptr && bpf_probe_read_user(&len, 4, (void *)len_ptr) < 0) {
+			if (room(s->cursor)) {
+				struct lanner_cap *c =
+					cap_at(s, s->cursor, i, LANNER_CAPST_UNREADABLE);
+				c->err = 14;
+				used = sizeof(struct lanner_cap);
+			}
+		} else {
+			used = cap_bytes(s, s->cursor, i, len_ptr ? arg : 0, len, 0);
+		}
+	} else if (w->ret >= 0 && cap == LANNER_CAP_FDPAIR) {
+		used = cap_bytes(s, s->cursor, i, arg, 8, 0);
+	}
+	if (used) {
+		s->ncap += 1;
+		s->cursor += used;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(lanner_sys_enter, struct pt_regs *regs, long id)
+{
+	struct cap_walk w = {};
+	__u32 abi, op;
+	struct lanner_plan *plan = plan_for(regs, id, &abi, &op, w.args);
+	if (!plan)
+		return 0;
+	struct scratch *s = scratch_area();
+	if (!s)
+		return 0;
+	w.plan = *plan;
+	s->cursor = sys_record(s, LANNER_REC_ENTER, abi, id, op, w.args, 0);
+	s->ncap = 0;
+	s->failed = 0;
+	s->argv = -1;
+	bpf_loop(6, capture_arg, &w, 0);
+	/* Last, so that the strings before it are never crowded out by a long argv. */
+	__s32 argv = s->argv;
+	if (argv >= 0 && argv < 6) {
+		__u32 ncap = 0;
+		__u32 width = abi == LANNER_ABI_X86_64 ? 8 : 4;
+		__u32 used = cap_argv(s, s->cursor, argv, arg_at(w.args, argv), width, &ncap);
+		s->cursor += used;
+		s->ncap += ncap;
+	}
+	struct lanner_sys *r = (void *)s->rec;
+	r->entry_only = w.plan.entry_only;
+	r->ncap = s->ncap;
+	__u32 off = s->cursor;
+	r->hdr.size = off;
+	submit(s->rec, off);
+	__u32 failed = s->failed;
+	if (failed && !w.plan.entry_only) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&retry, &tid, &failed, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct cap_walk w = {};
+	__u32 abi, op;
+	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+	struct lanner_plan *plan = plan_for(regs, nr, &abi, &op, w.args);
+	if (!plan || plan->entry_only)
+		return 0;
+	struct scratch *s = scratch_area();
+	if (!s)
+		return 0;
+	if (abi == LANNER_ABI_I386)
+		ret = (__s32)ret;
+	w.plan = *plan;
+	w.at_exit = 1;
+	w.ret = ret;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 *failed = bpf_map_lookup_elem(&retry, &tid);
+	if (failed) {
+		w.retry = *failed;
+		bpf_map_delete_elem(&retry, &tid);
+	}
+	s->cursor = sys_record(s, LANNER_REC_EXIT, abi, nr, op, w.args, ret);
+	s->ncap = 0;
+	if (w.retry || (ret >= 0 && w.plan.exit_caps))
+		bpf_loop(6, capture_arg, &w, 0);
+	struct lanner_sys *r = (void *)s->rec;
+	r->ncap = s->ncap;
+	__u32 off = s->cursor;
+	r->hdr.size = off;
+	submit(s->rec, off);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ptid = BPF_CORE_READ(parent, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ctid = BPF_CORE_READ(child, pid);
+	__u8 one = 1;
+	if (system_wide) {
+		if (ptgid == agent_tgid)
+			return 0;
+	} else if (!bpf_map_lookup_elem(&scope, &ptgid)) {
+		__u32 zero = 0;
+		__u32 *sp = bpf_map_lookup_elem(&spawner, &zero);
+		if (sp && *sp && *sp == ptid && ctgid != ptgid &&
+		    bpf_map_update_elem(&scope, &ctgid, &one, BPF_ANY))
+			count(LANNER_CNT_SCOPE_FULL);
+		return 0;
+	} else if (ctgid != ptgid && bpf_map_update_elem(&scope, &ctgid, &one, BPF_ANY)) {
+		count(LANNER_CNT_SCOPE_FULL);
+	}
+
+	/* How it was created, as ptrace tells it: vfork, else fork when the child signals
+	 * SIGCHLD at exit, else clone. The flags come from the parent's syscall. */
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+	int compat = BPF_CORE_READ(cur, thread_info.status) & TS_COMPAT;
+	__u64 flags = 0;
+	int vfork = compat ? nr == 190 : nr == 58;
+	if (nr == 435) {
+		bpf_probe_read_user(&flags, 8, (void *)(compat ? BPF_CORE_READ(regs, bx)
+							       : BPF_CORE_READ(regs, di)));
+	} else if (compat ? nr == 120 : nr == 56) {
+		flags = compat ? BPF_CORE_READ(regs, bx) : BPF_CORE_READ(regs, di);
+	}
+	if (flags & CLONE_VFORK)
+		vfork = 1;
+
+	struct scratch *s = scratch_area();
+	if (!s)
+		return 0;
+	struct lanner_fork *r = (void *)s->rec;
+	fill_hdr(&r->hdr, LANNER_REC_FORK, 0, ptgid, ptid);
+	r->child_pid = ctgid;
+	r->child_tid = ctid;
+	r->thread = ctgid == ptgid;
+	if (vfork)
+		r->fork_kind = LANNER_VFORK;
+	else if (BPF_CORE_READ(child, exit_signal) == SIGCHLD)
+		r->fork_kind = LANNER_FORK;
+	else
+		r->fork_kind = LANNER_CLONE;
+	r->hdr.size = sizeof(*r);
+	submit(s->rec, sizeof(*r));
+	return 0;
+}
+
+struct path_walk {
+	struct dentry *d;
+	struct mount *m;
+	struct vfsmount *vm;
+	__u64 mnt_off;
+	__s32 result; /* 0: walking, 1: done, -1: cannot tell */
+};
+
+/* One path component per bpf_loop iteration, written backwards into s->path ending at
+ * PATH_END; the position is kept in s->ppos (map memory: see `cursor`). */
+static long path_step(__u64 index, void *data)
+{
+	struct path_walk *w = data;
+	struct scratch *s = scratch_area();
+	if (!s) {
+		w->result = -1;
+		return 1;
+	}
+	/* Locals: BPF_CORE_READ would relocate w->... too, and path_walk is not a kernel type. */
+	struct dentry *d = w->d;
+	struct vfsmount *vm = w->vm;
+	struct mount *m = w->m;
+	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == root || d == parent) {
+		if (d != root) {
+			w->result = -1; /* not reachable from its mount's root */
+			return 1;
+		}
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+		if (up == m) {
+			if (s->ppos == PATH_END) {
+				s->ppos = PATH_END - 1;
+				s->path[PATH_END - 1] = '/';
+			}
+			w->result = 1;
+			return 1;
+		}
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = up;
+		w->vm = (void *)up + w->mnt_off;
+		return 0;
+	}
+	__u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	__u64 pos = s->ppos;
+	if (pos > PATH_END || pos < len + 2) {
+		w->result = -1;
+		return 1;
+	}
+	pos -= len;
+	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], len, name);
+	pos -= 1;
+	s->path[pos & (PATH_END - 1)] = '/';
+	s->ppos = pos;
+	w->d = parent;
+	return 0;
+}
+
+/* The path of `file` into s->path, ending at PATH_END; returns where it starts, or 0 when it
+ * cannot be told (too deep, too long, not reachable from the root). */
+static __always_inline __u32 file_path(struct scratch *s, struct file *file)
+{
+	struct path_walk w = {};
+	w.d = BPF_CORE_READ(file, f_path.dentry);
+	w.vm = BPF_CORE_READ(file, f_path.mnt);
+	w.mnt_off = bpf_core_field_offset(struct mount, mnt);
+	w.m = (void *)w.vm - w.mnt_off;
+	s->ppos = PATH_END;
+	bpf_loop(128, path_step, &w, 0);
+	if (w.result != 1)
+		return 0;
+	return s->ppos;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (!wanted(tgid))
+		return 0;
+	struct scratch *s = scratch_area();
+	if (!s)
+		return 0;
+	struct lanner_exec *r = (void *)s->rec;
+	fill_hdr(&r->hdr, LANNER_REC_EXEC, 0, tgid, BPF_CORE_READ(task, pid));
+	r->former_tid = old_pid;
+	r->exe_len = 0;
+	r->args_len = 0;
+	r->args_truncated = 0;
+	__u32 off = sizeof(*r);
+	__u32 pos = file_path(s, BPF_CORE_READ(bprm, file));
+	if (pos) {
+		__u32 len = (PATH_END - pos) & (PATH_END - 1);
+		bpf_probe_read_kernel(&s->rec[rec_off(off)], len, &s->path[pos & (PATH_END - 1)]);
+		r->exe_len = len;
+		off += PAD8(len);
+	}
+	__u64 start = BPF_CORE_READ(task, mm, arg_start);
+	__u64 end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 n = end > start ? end - start : 0;
+	if (n > LANNER_MAX_ARGV_BYTES) {
+		n = LANNER_MAX_ARGV_BYTES;
+		r->args_truncated = 1;
+	}
+	if (n && bpf_probe_read_user(&s->rec[rec_off(off)], n & (2 * LANNER_MAX_ARGV_BYTES - 1),
+				     (void *)start) == 0) {
+		r->args_len = n;
+		off += PAD8(n);
+	}
+	r->hdr.size = off;
+	submit(s->rec, off);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(lanner_task_exit, struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (!wanted(tgid))
+		return 0;
+	struct scratch *s = scratch_area();
+	if (!s)
+		return 0;
+	struct lanner_task_exit *r = (void *)s->rec;
+	fill_hdr(&r->hdr, LANNER_REC_TASK_EXIT, 0, tgid, BPF_CORE_READ(task, pid));
+	r->exit_code = BPF_CORE_READ(task, exit_code);
+	r->group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
+	r->hdr.size = sizeof(*r);
+	submit(s->rec, sizeof(*r));
+	if (r->group_dead && !system_wide)
+		bpf_map_delete_elem(&scope, &tgid);
+	/* A syscall cut short by the exit leaves its retry mark behind; a reused tid must not
+	 * inherit it. */
+	__u32 tid = r->hdr.tid;
+	bpf_map_delete_elem(&retry, &tid);
+	return 0;
+}

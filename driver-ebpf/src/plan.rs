@@ -1,0 +1,164 @@
+//! The capture plan: for every syscall number of each ABI, whether it is traced and which
+//! arguments are read, computed from the interest set and the spec table (the same table the
+//! ptrace driver reads memory by), and written to the kernel's `plans` map.
+
+use lanner_common::spec::{self, ParamType, SpecFlags};
+use lanner_common::syscalls::{socketcall, Abi, SyscallId};
+use lanner_common::SyscallSet;
+
+use crate::skel::types::lanner_plan;
+
+/// Syscall numbers below this, per ABI (`LANNER_NR_SPACE`).
+pub const NR_SPACE: usize = 512;
+/// First i386 slot (`LANNER_PLAN_I386`).
+const I386_BASE: usize = 512;
+/// First socketcall-operation slot (`LANNER_PLAN_SOCKETCALL`).
+const SOCKETCALL_BASE: usize = 1024;
+/// Operations of socketcall (`LANNER_SOCKETCALL_OPS`).
+const SOCKETCALL_OPS: usize = 32;
+/// All slots (`LANNER_PLAN_SLOTS`).
+pub const SLOTS: usize = SOCKETCALL_BASE + SOCKETCALL_OPS;
+
+// enum lanner_capture
+const CAP_STR: u8 = 1;
+const CAP_SOCKADDR: u8 = 2;
+const CAP_ARGV: u8 = 3;
+const CAP_SOCKADDR_OUT: u8 = 4;
+const CAP_FDPAIR: u8 = 5;
+
+fn empty() -> lanner_plan {
+    lanner_plan {
+        traced: 0,
+        entry_only: 0,
+        exit_caps: 0,
+        words: 0,
+        cap: [0; 6],
+        aux: [0; 6],
+    }
+}
+
+/// The plan of one traced syscall.
+fn plan_of(id: SyscallId, entry_only: &SyscallSet) -> lanner_plan {
+    let mut plan = empty();
+    plan.traced = 1;
+    if let Some(spec) = spec::lookup(id) {
+        for (i, param) in spec.params.iter().enumerate().take(6) {
+            let (cap, aux) = match param.ty {
+                ParamType::Path | ParamType::Str => (CAP_STR, 0),
+                ParamType::SockAddr { len } => (CAP_SOCKADDR, len),
+                ParamType::Argv => (CAP_ARGV, 0),
+                ParamType::SockAddrOut { len_ptr } => (CAP_SOCKADDR_OUT, len_ptr),
+                ParamType::FdPair => (CAP_FDPAIR, 0),
+                _ => (0, 0),
+            };
+            plan.cap[i] = cap;
+            plan.aux[i] = aux;
+        }
+        plan.exit_caps = u8::from(spec.captures_at_exit());
+        // Calls that never return, and calls whose result nothing reads (close for the fd
+        // table), are reported at entry.
+        let no_return = spec.flags.contains(SpecFlags::NO_RETURN);
+        if no_return || (entry_only.contains(id) && !spec.captures_at_exit()) {
+            plan.entry_only = 1;
+        }
+    } else if entry_only.contains(id) {
+        plan.entry_only = 1;
+    }
+    plan
+}
+
+/// Every slot's plan, indexed as the kernel side indexes `plans`.
+pub fn build(interest: &SyscallSet, entry_only: &SyscallSet) -> Vec<lanner_plan> {
+    let mut plans = vec![empty(); SLOTS];
+    for id in interest.iter() {
+        let plan = plan_of(id, entry_only);
+        for (abi, base) in [(Abi::X86_64, 0), (Abi::I386, I386_BASE)] {
+            for nr in id.numbers_in(abi) {
+                if let Some(slot) = usize::try_from(nr).ok().filter(|&nr| nr < NR_SPACE) {
+                    plans[base + slot] = plan;
+                }
+            }
+        }
+    }
+    // i386 socketcall: traced when any operation it multiplexes is; each operation has its
+    // own plan (its arguments are the words socketcall points to).
+    for op in 1..SOCKETCALL_OPS as u64 {
+        if let Some((id, words)) = socketcall::target(op) {
+            if interest.contains(id) {
+                let mut plan = plan_of(id, entry_only);
+                plan.words = words as u8;
+                plans[SOCKETCALL_BASE + op as usize] = plan;
+                plans[I386_BASE + socketcall::I386_NR as usize].traced = 1;
+            }
+        }
+    }
+    plans
+}
+
+/// The plan's bytes, as the map stores them.
+pub fn bytes(plan: &lanner_plan) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[0] = plan.traced;
+    out[1] = plan.entry_only;
+    out[2] = plan.exit_caps;
+    out[3] = plan.words;
+    out[4..10].copy_from_slice(&plan.cap);
+    out[10..16].copy_from_slice(&plan.aux);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &str) -> SyscallSet {
+        SyscallSet::parse_names(names).expect("names")
+    }
+
+    #[test]
+    fn openat_reads_its_path_at_entry_in_both_abis() {
+        let plans = build(&set("openat"), &SyscallSet::new());
+        let openat = &plans[257];
+        assert_eq!(openat.traced, 1);
+        assert_eq!(openat.cap[1], CAP_STR);
+        assert_eq!(openat.exit_caps, 0);
+        // i386 openat is 295.
+        assert_eq!(plans[I386_BASE + 295].cap[1], CAP_STR);
+        assert_eq!(plans[0].traced, 0, "read is not traced");
+    }
+
+    #[test]
+    fn close_is_entry_only_when_asked_and_exit_group_always() {
+        let plans = build(&set("close,exit_group"), &set("close"));
+        assert_eq!(plans[3].entry_only, 1);
+        assert_eq!(plans[231].entry_only, 1);
+        let plans = build(&set("close"), &SyscallSet::new());
+        assert_eq!(plans[3].entry_only, 0);
+    }
+
+    #[test]
+    fn accept_reads_the_peer_at_exit_and_socketcall_multiplexes_it() {
+        let plans = build(&set("accept,connect"), &SyscallSet::new());
+        assert_eq!(plans[43].cap[1], CAP_SOCKADDR_OUT);
+        assert_eq!(plans[43].aux[1], 2);
+        assert_eq!(plans[43].exit_caps, 1);
+        assert_eq!(plans[42].cap[1], CAP_SOCKADDR);
+        assert_eq!(plans[I386_BASE + 102].traced, 1);
+        // socketcall op 3 is connect, with three words.
+        assert_eq!(plans[SOCKETCALL_BASE + 3].cap[1], CAP_SOCKADDR);
+        assert_eq!(plans[SOCKETCALL_BASE + 3].words, 3);
+        assert_eq!(
+            plans[SOCKETCALL_BASE + 1].traced,
+            0,
+            "socket is not in the set"
+        );
+    }
+
+    #[test]
+    fn execve_reads_argv_and_pipe_its_fds() {
+        let plans = build(&set("execve,pipe2"), &SyscallSet::new());
+        assert_eq!(plans[59].cap[0], CAP_STR);
+        assert_eq!(plans[59].cap[1], CAP_ARGV);
+        assert_eq!(plans[293].cap[0], CAP_FDPAIR);
+    }
+}

@@ -1,0 +1,99 @@
+//! What this machine allows the eBPF driver: probed by loading the real programs (what the
+//! verifier accepts is the only reliable answer), once per process.
+
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use lanner_common::driver::{Feature, ProbeReport};
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+
+use crate::session;
+use crate::skel::LannerSkelBuilder;
+
+fn reason(err: lanner_common::DriverError) -> String {
+    match err {
+        lanner_common::DriverError::Unavailable { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+fn load_programs() -> Result<(), String> {
+    libbpf_rs::set_print(Some((
+        libbpf_rs::PrintLevel::Info,
+        session::collect_libbpf_log,
+    )));
+    let mut object = MaybeUninit::uninit();
+    let open = LannerSkelBuilder::default()
+        .open(&mut object)
+        .map_err(|e| reason(session::load_error("opening the programs", e)))?;
+    open.load()
+        .map_err(|e| reason(session::load_error("loading the programs", e)))?;
+    Ok(())
+}
+
+/// Whether the kernel runs `int 0x80` syscalls for 64-bit processes (IA32 emulation).
+fn has_ia32_emulation() -> bool {
+    // SAFETY: fork, then in the child only async-signal-safe calls.
+    unsafe {
+        let pid = libc::fork();
+        if pid == 0 {
+            // getpid through the i386 entry (20 in the i386 table): with IA32 emulation off the
+            // kernel kills the process with SIGSEGV, otherwise it returns our pid.
+            let ret: i64;
+            std::arch::asm!("int 0x80", inlateout("eax") 20i64 => ret, options(nostack));
+            libc::_exit(if ret as i32 == libc::getpid() { 0 } else { 1 });
+        }
+        if pid < 0 {
+            return false;
+        }
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0);
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    }
+}
+
+fn run_probe() -> ProbeReport {
+    let btf = std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
+    if !btf {
+        return ProbeReport::unavailable(
+            "ebpf",
+            "the kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF",
+        );
+    }
+    if let Err(reason) = load_programs() {
+        return ProbeReport::unavailable("ebpf", reason);
+    }
+    let ia32 = has_ia32_emulation();
+    ProbeReport {
+        driver: "ebpf",
+        available: true,
+        reason: None,
+        features: vec![
+            Feature {
+                name: "BTF",
+                present: true,
+                note: "/sys/kernel/btf/vmlinux: field offsets relocated at load (CO-RE)".into(),
+            },
+            Feature {
+                name: "raw attach mode",
+                present: true,
+                note: "tp_btf sys_enter/sys_exit with the interest bitmap; sees every ABI".into(),
+            },
+            Feature {
+                name: "32-bit syscalls",
+                present: ia32,
+                note: if ia32 {
+                    "the kernel runs int 0x80 syscalls; they are judged by the i386 table".into()
+                } else {
+                    "the kernel has no 32-bit syscall entry".into()
+                },
+            },
+        ],
+    }
+}
+
+/// What this machine allows the eBPF driver to do.
+pub fn probe() -> ProbeReport {
+    static REPORT: OnceLock<ProbeReport> = OnceLock::new();
+    REPORT.get_or_init(run_probe).clone()
+}

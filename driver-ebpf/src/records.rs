@@ -1,0 +1,264 @@
+//! Reading the ring buffer's records (layout in src/bpf/lanner.h, Rust types generated from it)
+//! into owned values. Every length is checked against the record: a malformed record is an
+//! error naming what was wrong, never an out-of-bounds read.
+
+use lanner_common::event::Captured;
+use lanner_common::syscalls::Abi;
+
+use crate::skel::types::{
+    lanner_cap, lanner_exec, lanner_fork, lanner_hdr, lanner_sys, lanner_task_exit,
+};
+
+// enum lanner_kind
+const REC_ENTER: u16 = 1;
+const REC_EXIT: u16 = 2;
+const REC_FORK: u16 = 3;
+const REC_EXEC: u16 = 4;
+const REC_TASK_EXIT: u16 = 5;
+
+// enum lanner_cap_status
+const CAPST_BYTES: u8 = 0;
+const CAPST_TRUNCATED: u8 = 1;
+const CAPST_NULL: u8 = 2;
+const CAPST_UNREADABLE: u8 = 3;
+const CAPST_LIST: u8 = 4;
+const CAPST_ITEM: u8 = 5;
+const CAPST_ITEM_UNREADABLE: u8 = 6;
+
+/// A record that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed ring buffer record ({what}, {len} bytes)")]
+pub struct Malformed {
+    what: &'static str,
+    len: usize,
+}
+
+/// What the header of every record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// CLOCK_BOOTTIME nanoseconds.
+    pub ts: u64,
+    /// Thread group id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+}
+
+/// A syscall's entry or exit half.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SysHalf {
+    /// Who and when.
+    pub hdr: Header,
+    /// Entered through which ABI.
+    pub abi: Abi,
+    /// The number as entered.
+    pub nr: u64,
+    /// The i386 socketcall operation, or 0.
+    pub op: u32,
+    /// The return value (exit halves).
+    pub ret: i64,
+    /// The arguments (for socketcall, the words it pointed to).
+    pub args: [u64; 6],
+    /// Reported at entry, without an exit half.
+    pub entry_only: bool,
+    /// Memory read for each argument in this half.
+    pub mem: [Option<Captured>; 6],
+}
+
+/// One ring buffer record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A syscall was entered.
+    Enter(SysHalf),
+    /// A syscall returned.
+    Exit(SysHalf),
+    /// A task was created; the header names the parent.
+    Fork {
+        /// The parent.
+        hdr: Header,
+        /// The child's thread group id.
+        child_pid: u32,
+        /// The child's thread id.
+        child_tid: u32,
+        /// 0 fork, 1 vfork, 2 clone.
+        kind: u32,
+        /// Same thread group.
+        thread: bool,
+    },
+    /// A successful exec; the header names the process after it.
+    Exec {
+        /// Who.
+        hdr: Header,
+        /// The thread that exec'd, before it took over the process id.
+        former_tid: u32,
+        /// The executable's path, when the kernel side could tell it.
+        exe: Option<Vec<u8>>,
+        /// The new argv, NUL-separated.
+        args: Vec<u8>,
+    },
+    /// A task ended.
+    TaskExit {
+        /// Who.
+        hdr: Header,
+        /// A wait status.
+        exit_code: i32,
+        /// The last task of its thread group.
+        group_dead: bool,
+    },
+}
+
+/// Copies a `T` out of `data` at `offset`, if it fits.
+fn read<T: Copy>(data: &[u8], offset: usize, what: &'static str) -> Result<T, Malformed> {
+    let end = offset
+        .checked_add(std::mem::size_of::<T>())
+        .filter(|&end| end <= data.len())
+        .ok_or(Malformed {
+            what,
+            len: data.len(),
+        })?;
+    let bytes = &data[offset..end];
+    // SAFETY: `bytes` holds size_of::<T>() bytes; T is a plain C struct of integers (generated
+    // from lanner.h) for which every bit pattern is valid; read_unaligned needs no alignment.
+    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+fn header(h: &lanner_hdr) -> Header {
+    Header {
+        ts: h.ts,
+        pid: h.pid,
+        tid: h.tid,
+    }
+}
+
+fn abi(raw: u16) -> Abi {
+    match raw {
+        1 => Abi::I386,
+        2 => Abi::X32,
+        _ => Abi::X86_64,
+    }
+}
+
+const fn pad8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Parses one record.
+pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
+    let hdr: lanner_hdr = read(data, 0, "header")?;
+    match hdr.kind {
+        REC_ENTER | REC_EXIT => {
+            let sys: lanner_sys = read(data, 0, "syscall")?;
+            let mut mem: [Option<Captured>; 6] = Default::default();
+            let mut off = std::mem::size_of::<lanner_sys>();
+            for _ in 0..sys.ncap {
+                let cap: lanner_cap = read(data, off, "capture")?;
+                off += std::mem::size_of::<lanner_cap>();
+                let len = cap.len as usize;
+                let payload = data.get(off..off + len).ok_or(Malformed {
+                    what: "capture payload",
+                    len: data.len(),
+                })?;
+                off += pad8(len);
+                let index = usize::from(cap.arg);
+                let slot = mem.get_mut(index).ok_or(Malformed {
+                    what: "capture argument index",
+                    len: data.len(),
+                })?;
+                let addr = sys.args.get(index).copied().unwrap_or(0);
+                match cap.status {
+                    CAPST_BYTES => *slot = Some(Captured::Bytes(payload.to_vec())),
+                    CAPST_TRUNCATED => *slot = Some(Captured::Truncated(payload.to_vec())),
+                    CAPST_NULL => *slot = Some(Captured::Null),
+                    CAPST_UNREADABLE => {
+                        *slot = Some(Captured::Unreadable {
+                            addr,
+                            errno: cap.err,
+                        })
+                    }
+                    CAPST_LIST => *slot = Some(Captured::List(Vec::new())),
+                    CAPST_ITEM | CAPST_ITEM_UNREADABLE => {
+                        let item = if cap.status == CAPST_ITEM {
+                            payload.to_vec()
+                        } else {
+                            // As the ptrace driver marks an argv string it could not read.
+                            b"<unreadable>".to_vec()
+                        };
+                        match slot {
+                            Some(Captured::List(list)) => list.push(item),
+                            _ => {
+                                return Err(Malformed {
+                                    what: "argv item outside a list",
+                                    len: data.len(),
+                                })
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(Malformed {
+                            what: "capture status",
+                            len: data.len(),
+                        })
+                    }
+                }
+            }
+            let half = SysHalf {
+                hdr: header(&sys.hdr),
+                abi: abi(sys.hdr.abi),
+                nr: u64::from(sys.nr),
+                op: sys.op,
+                ret: sys.ret,
+                args: sys.args,
+                entry_only: sys.entry_only != 0,
+                mem,
+            };
+            Ok(if hdr.kind == REC_ENTER {
+                Record::Enter(half)
+            } else {
+                Record::Exit(half)
+            })
+        }
+        REC_FORK => {
+            let fork: lanner_fork = read(data, 0, "fork")?;
+            Ok(Record::Fork {
+                hdr: header(&fork.hdr),
+                child_pid: fork.child_pid,
+                child_tid: fork.child_tid,
+                kind: fork.fork_kind,
+                thread: fork.thread != 0,
+            })
+        }
+        REC_EXEC => {
+            let exec: lanner_exec = read(data, 0, "exec")?;
+            let mut off = std::mem::size_of::<lanner_exec>();
+            let exe_len = exec.exe_len as usize;
+            let exe = data.get(off..off + exe_len).ok_or(Malformed {
+                what: "exec path",
+                len: data.len(),
+            })?;
+            off += pad8(exe_len);
+            let args_len = exec.args_len as usize;
+            let args = data.get(off..off + args_len).ok_or(Malformed {
+                what: "exec argv",
+                len: data.len(),
+            })?;
+            Ok(Record::Exec {
+                hdr: header(&exec.hdr),
+                former_tid: exec.former_tid,
+                exe: (exe_len > 0).then(|| exe.to_vec()),
+                args: args.to_vec(),
+            })
+        }
+        REC_TASK_EXIT => {
+            let exit: lanner_task_exit = read(data, 0, "task exit")?;
+            Ok(Record::TaskExit {
+                hdr: header(&exit.hdr),
+                exit_code: exit.exit_code,
+                group_dead: exit.group_dead != 0,
+            })
+        }
+        _ => Err(Malformed {
+            what: "record kind",
+            len: data.len(),
+        }),
+    }
+}

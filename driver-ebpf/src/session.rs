@@ -1,0 +1,395 @@
+//! The reader thread: loads and attaches the programs, starts the workload, drains the ring
+//! buffer into events, and ends when the traced tree has ended (or the driver is stopped).
+//!
+//! Everything the kernel side owns lives in this thread's stack frame: the links are dropped
+//! (and the programs detached) when it returns, and nothing is pinned, so a killed agent leaves
+//! nothing attached.
+
+use std::mem::MaybeUninit;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+use lanner_common::driver::{Command, Target};
+use lanner_common::event::{DropEvent, Event, EventKind, ExitStatus};
+use lanner_common::time::boottime_ns;
+use lanner_common::{DriverError, SyscallSet};
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder};
+
+use crate::assemble::Assembler;
+use crate::records;
+use crate::skel::{LannerSkel, LannerSkelBuilder};
+use crate::{plan, Options};
+
+/// How long the reader sleeps when the kernel side has not woken it.
+const POLL: Duration = Duration::from_millis(5);
+/// Events handed over at once.
+const BATCH: usize = 512;
+
+/// What the reader thread sends.
+pub enum Message {
+    /// Events, in order.
+    Events(Vec<Event>),
+    /// Tracing is over.
+    End(Option<ExitStatus>),
+    /// Tracing failed.
+    Failed(DriverError),
+}
+
+/// Counters shared with the driver handle.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub seen: AtomicU64,
+    pub dropped: AtomicU64,
+    pub filtered: AtomicU64,
+    pub stop: AtomicBool,
+}
+
+/// What the thread needs to start.
+pub struct Setup {
+    pub target: Target,
+    pub interest: SyscallSet,
+    pub entry_only: SyscallSet,
+    pub options: Options,
+}
+
+fn unavailable(reason: String) -> DriverError {
+    DriverError::Unavailable {
+        driver: "ebpf",
+        reason,
+    }
+}
+
+/// libbpf's messages while loading, so that a refused program's verifier log reaches the user.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+
+pub fn collect_libbpf_log(level: libbpf_rs::PrintLevel, message: String) {
+    if level == libbpf_rs::PrintLevel::Debug {
+        return;
+    }
+    let mut log = LIBBPF_LOG.lock().unwrap_or_else(|p| p.into_inner());
+    // The verifier log can be long; its end says what was refused.
+    if log.len() > 64 * 1024 {
+        let cut = log.len() - 32 * 1024;
+        log.replace_range(..cut, "...\n");
+    }
+    log.push_str(&message);
+}
+
+pub fn load_error(what: &str, err: libbpf_rs::Error) -> DriverError {
+    let log = std::mem::take(&mut *LIBBPF_LOG.lock().unwrap_or_else(|p| p.into_inner()));
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    unavailable(if tail.is_empty() {
+        format!("{what}: {err}")
+    } else {
+        format!("{what}: {err}\nlibbpf said:\n{}", tail.join("\n"))
+    })
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// Opens, configures and loads the programs.
+fn load<'obj>(
+    object: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
+    setup: &Setup,
+) -> Result<LannerSkel<'obj>, DriverError> {
+    libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_libbpf_log)));
+    let open = LannerSkelBuilder::default()
+        .open(object)
+        .map_err(|e| load_error("opening the programs", e))?;
+    let mut open = open;
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        rodata.agent_tgid = std::process::id();
+        rodata.system_wide = u32::from(matches!(setup.target, Target::System));
+        rodata.wake_bytes = (setup.options.ring_bytes / 4) as u64;
+    }
+    let cpus = libbpf_rs::num_possible_cpus().map_err(|e| load_error("counting the CPUs", e))?;
+    open.maps
+        .scratch
+        .set_max_entries(cpus as u32)
+        .map_err(|e| load_error("sizing the scratch map", e))?;
+    open.maps
+        .events
+        .set_max_entries(setup.options.ring_bytes as u32)
+        .map_err(|e| load_error("sizing the ring buffer", e))?;
+    open.load()
+        .map_err(|e| load_error("loading the programs", e))
+}
+
+fn fill_plans(skel: &LannerSkel<'_>, setup: &Setup) -> Result<(), DriverError> {
+    let plans = plan::build(&setup.interest, &setup.entry_only);
+    for (slot, p) in plans.iter().enumerate() {
+        if p.traced == 0 {
+            continue;
+        }
+        skel.maps
+            .plans
+            .update(&(slot as u32).to_ne_bytes(), &plan::bytes(p), MapFlags::ANY)
+            .map_err(|e| unavailable(format!("writing the syscall plan: {e}")))?;
+    }
+    Ok(())
+}
+
+fn attach(skel: &mut LannerSkel<'_>) -> Result<Vec<Link>, DriverError> {
+    let progs = &skel.progs;
+    let mut links = Vec::new();
+    for (name, prog) in [
+        ("sched_process_fork", &progs.lanner_fork),
+        ("sched_process_exec", &progs.lanner_exec),
+        ("sched_process_exit", &progs.lanner_task_exit),
+        ("sys_enter", &progs.lanner_sys_enter),
+        ("sys_exit", &progs.lanner_sys_exit),
+    ] {
+        links.push(
+            prog.attach()
+                .map_err(|e| unavailable(format!("attaching to the {name} tracepoint: {e}")))?,
+        );
+    }
+    Ok(links)
+}
+
+/// Starts the workload from this thread, which the fork program recognises as the spawner.
+fn spawn(skel: &LannerSkel<'_>, command: &Command) -> Result<std::process::Child, DriverError> {
+    let program = command.argv.first().cloned().unwrap_or_default();
+    // Resolved here, as the ptrace driver does, so that the workload's tree starts with one
+    // exec of the program rather than a PATH search's failed attempts.
+    let path = lanner_common::driver::resolve_program(&program)?;
+    let key = 0u32.to_ne_bytes();
+    skel.maps
+        .spawner
+        .update(&key, &gettid().to_ne_bytes(), MapFlags::ANY)
+        .map_err(|e| unavailable(format!("marking the spawning thread: {e}")))?;
+    let mut cmd = std::process::Command::new(&path);
+    cmd.arg0(&program).args(command.argv.iter().skip(1));
+    if let Some(cwd) = &command.cwd {
+        cmd.current_dir(cwd);
+    }
+    let child = cmd.spawn();
+    // Nothing else this thread forks may join the scope.
+    let cleared = skel
+        .maps
+        .spawner
+        .update(&key, &0u32.to_ne_bytes(), MapFlags::ANY);
+    let child = child.map_err(|source| DriverError::Spawn { program, source })?;
+    cleared.map_err(|e| unavailable(format!("unmarking the spawning thread: {e}")))?;
+    Ok(child)
+}
+
+/// Sums a per-CPU counter.
+fn counter(skel: &LannerSkel<'_>, index: u32) -> u64 {
+    match skel
+        .maps
+        .counters
+        .lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+    {
+        Ok(Some(values)) => values
+            .iter()
+            .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+            .map(u64::from_ne_bytes)
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// Whether a process still exists (a zombie counts: its exit record may still be coming).
+fn exists(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks.
+    let rc = unsafe { libc::kill(pid as i32, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// The reader thread's body. `started` receives the workload's pid (or the failure) once.
+pub fn run(
+    setup: Setup,
+    shared: Arc<Shared>,
+    tx: Sender<Message>,
+    started: Sender<Result<Option<u32>, DriverError>>,
+) {
+    let mut object = MaybeUninit::uninit();
+    let mut skel = match load(&mut object, &setup) {
+        Ok(skel) => skel,
+        Err(err) => {
+            let _ = started.send(Err(err));
+            return;
+        }
+    };
+    let prepared = fill_plans(&skel, &setup).and_then(|()| attach(&mut skel));
+    let _links = match prepared {
+        Ok(links) => links,
+        Err(err) => {
+            let _ = started.send(Err(err));
+            return;
+        }
+    };
+    let mut child = match &setup.target {
+        Target::Command(command) => match spawn(&skel, command) {
+            Ok(child) => Some(child),
+            Err(err) => {
+                let _ = started.send(Err(err));
+                return;
+            }
+        },
+        Target::System => None,
+        _ => {
+            let _ = started.send(Err(DriverError::UnsupportedTarget {
+                driver: "ebpf",
+                what: "this target",
+            }));
+            return;
+        }
+    };
+    let root = child.as_ref().map(std::process::Child::id);
+    let _ = started.send(Ok(root));
+
+    let mut assembler = Assembler::new(root);
+    let pending: std::cell::RefCell<Vec<records::Record>> = std::cell::RefCell::new(Vec::new());
+    let malformed = std::cell::Cell::new(0u64);
+    let mut builder = RingBufferBuilder::new();
+    let added = builder
+        .add(&skel.maps.events, |data: &[u8]| {
+            match records::parse(data) {
+                Ok(record) => pending.borrow_mut().push(record),
+                Err(err) => {
+                    tracing::warn!("{err}");
+                    malformed.set(malformed.get() + 1);
+                }
+            }
+            0
+        })
+        .map(|_| ());
+    let ring = match added.and_then(|()| builder.build()) {
+        Ok(ring) => ring,
+        Err(err) => {
+            let _ = tx.send(Message::Failed(unavailable(format!(
+                "reading the ring buffer: {err}"
+            ))));
+            return;
+        }
+    };
+
+    let mut out: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut lost_seen = 0u64;
+    let mut scope_full_seen = 0u64;
+    let mut root_status: Option<ExitStatus> = None;
+    let mut root_done = child.is_none();
+    let mut last_liveness = Instant::now();
+    let mut stopping = false;
+    loop {
+        let _ = ring.poll(POLL);
+        let _ = ring.consume();
+        for record in pending.borrow_mut().drain(..) {
+            assembler.push(record, &mut out);
+        }
+        // Losses the kernel side counted, as drop events in the stream.
+        for (index, seen, reason) in [
+            (1u32, &mut lost_seen, "the ring buffer was full"),
+            (
+                2u32,
+                &mut scope_full_seen,
+                "the scope map was full: a new process was not traced",
+            ),
+        ] {
+            let now = counter(&skel, index);
+            if now > *seen {
+                out.push(Event {
+                    ts: boottime_ns(),
+                    pid: 0,
+                    tid: 0,
+                    kind: EventKind::Drop(DropEvent {
+                        count: now - *seen,
+                        reason,
+                    }),
+                });
+                *seen = now;
+            }
+        }
+        let bad = malformed.replace(0);
+        if bad > 0 {
+            out.push(Event {
+                ts: boottime_ns(),
+                pid: 0,
+                tid: 0,
+                kind: EventKind::Drop(DropEvent {
+                    count: bad,
+                    reason: "a ring buffer record was malformed",
+                }),
+            });
+        }
+        for event in &out {
+            shared.seen.fetch_add(1, Ordering::Relaxed);
+            if let EventKind::Drop(drop) = &event.kind {
+                shared.dropped.fetch_add(drop.count, Ordering::Relaxed);
+            }
+        }
+        shared
+            .filtered
+            .store(assembler.unmatched, Ordering::Relaxed);
+        if !out.is_empty() {
+            let batch = std::mem::replace(&mut out, Vec::with_capacity(BATCH));
+            match tx.try_send(Message::Events(batch)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(message)) => {
+                    // The consumer is behind: wait for it (the kernel side keeps writing into
+                    // the ring buffer meanwhile, and counts what does not fit).
+                    if tx.send(message).is_err() {
+                        return;
+                    }
+                }
+                Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+
+        if let Some(c) = child.as_mut() {
+            if !root_done {
+                if let Ok(Some(status)) = c.try_wait() {
+                    root_status = ExitStatus::from_wait_status(status.into_raw());
+                    root_done = true;
+                }
+            }
+        }
+        if shared.stop.load(Ordering::SeqCst) && !stopping {
+            stopping = true;
+            if let Some(c) = child.as_mut() {
+                let _ = c.kill();
+            }
+            for pid in assembler.live().collect::<Vec<_>>() {
+                // SAFETY: plain kill(2) of a process of the traced tree.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+            if root.is_none() {
+                break;
+            }
+        }
+        if root_done {
+            // Processes whose exit record was lost would keep the trace open forever: check
+            // now and then that the ones still counted as live exist.
+            if last_liveness.elapsed() > Duration::from_millis(200) {
+                last_liveness = Instant::now();
+                for pid in assembler.live().collect::<Vec<_>>() {
+                    if !exists(pid) {
+                        assembler.forget(pid);
+                    }
+                }
+            }
+            if assembler.all_ended() {
+                // Everything that happened before the end is in the buffer: take it all.
+                let _ = ring.consume();
+                for record in pending.borrow_mut().drain(..) {
+                    assembler.push(record, &mut out);
+                }
+                if !out.is_empty() {
+                    let _ = tx.send(Message::Events(std::mem::take(&mut out)));
+                }
+                break;
+            }
+        }
+    }
+    let _ = tx.send(Message::End(root_status));
+}
