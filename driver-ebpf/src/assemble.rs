@@ -25,8 +25,6 @@ pub struct Assembler {
     /// A leader that ended while other threads of its process ran: its exit is reported when
     /// the process ends, so that `tid == pid` always means the whole process ended.
     leaders_gone: HashSet<u32>,
-    /// Exit halves without an entry (the syscall began before tracing did).
-    pub unmatched: u64,
 }
 
 fn id_of(half: &SysHalf) -> Option<SyscallId> {
@@ -153,13 +151,15 @@ impl Assembler {
                     Self::drop_event(out, hdr, "a syscall's exit was never reported");
                 }
             }
-            Record::Exit(half) => match self.pending.remove(&half.hdr.tid) {
-                Some(entry) => {
+            Record::Exit(half) => {
+                // No entry: the syscall began before the task was traced (a new child's
+                // return from fork/clone, whose parent made the call, or a call in flight at
+                // the start). Nothing to report.
+                if let Some(entry) = self.pending.remove(&half.hdr.tid) {
                     let hdr = half.hdr;
                     Self::syscall(out, hdr, raw(entry, Some(half)));
                 }
-                None => self.unmatched += 1,
-            },
+            }
             Record::Fork {
                 hdr,
                 child_pid,

@@ -106,7 +106,7 @@ impl Driver for EbpfDriver {
     fn start(&mut self, target: Target, interest: &SyscallSet) -> Result<Started, DriverError> {
         if self.thread.is_some() {
             return Err(DriverError::Internal(
-                "the eBPF driver was already started".into(),
+                "the eBPF driver was started twice".into(),
             ));
         }
         if !self.options.ring_bytes.is_power_of_two() || self.options.ring_bytes < 4096 {

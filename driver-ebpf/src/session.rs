@@ -26,6 +26,8 @@ use crate::{plan, Options};
 
 /// How long the reader sleeps when the kernel side has not woken it.
 const POLL: Duration = Duration::from_millis(5);
+/// Records taken from the ring buffer per round.
+const RECORDS_PER_ROUND: usize = 4096;
 /// Events handed over at once.
 const BATCH: usize = 512;
 
@@ -168,16 +170,32 @@ fn spawn(skel: &LannerSkel<'_>, command: &Command) -> Result<std::process::Child
         .map_err(|e| unavailable(format!("marking the spawning thread: {e}")))?;
     let mut cmd = std::process::Command::new(&path);
     cmd.arg0(&program).args(command.argv.iter().skip(1));
+    let unmark = || {
+        skel.maps
+            .spawner
+            .update(&key, &0u32.to_ne_bytes(), MapFlags::ANY)
+    };
     if let Some(cwd) = &command.cwd {
+        // Checked first: the spawn's own error would not say which step failed.
+        if let Err(err) = std::fs::read_dir(cwd) {
+            let _ = unmark();
+            return Err(DriverError::Spawn {
+                program,
+                source: std::io::Error::new(
+                    err.kind(),
+                    format!("changing directory to {}: {err}", cwd.display()),
+                ),
+            });
+        }
         cmd.current_dir(cwd);
     }
     let child = cmd.spawn();
     // Nothing else this thread forks may join the scope.
-    let cleared = skel
-        .maps
-        .spawner
-        .update(&key, &0u32.to_ne_bytes(), MapFlags::ANY);
-    let child = child.map_err(|source| DriverError::Spawn { program, source })?;
+    let cleared = unmark();
+    let child = child.map_err(|err| DriverError::Spawn {
+        program,
+        source: std::io::Error::new(err.kind(), format!("executing: {err}")),
+    })?;
     cleared.map_err(|e| unavailable(format!("unmarking the spawning thread: {e}")))?;
     Ok(child)
 }
@@ -203,6 +221,59 @@ fn exists(pid: u32) -> bool {
     // SAFETY: signal 0 only checks.
     let rc = unsafe { libc::kill(pid as i32, 0) };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Waits until the ring buffer's epoll fd says data is there (the kernel side wakes it only
+/// when the buffer is filling up), or `timeout`.
+fn wait_readable(epoll_fd: i32, timeout: Duration) {
+    let mut event = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: epoll_wait fills at most one event into `event`.
+    unsafe {
+        libc::epoll_wait(epoll_fd, &mut event, 1, timeout.as_millis() as i32);
+    }
+}
+
+/// How far out of time order records of different CPUs can arrive: a record's time is taken
+/// microseconds before it is written, and another CPU may write in between.
+const REORDER_WINDOW_NS: u64 = 2_000_000;
+
+/// Puts events back in time order: the ring buffer is in order of writing, not of timestamps.
+/// Events are held until nothing older can still arrive: until they are a window older than
+/// the newest, or until a poll brings nothing new.
+#[derive(Default)]
+struct Reorder {
+    held: Vec<Event>,
+}
+
+impl Reorder {
+    fn hold(&mut self, events: &mut Vec<Event>) {
+        self.held.append(events);
+        // Mostly sorted already: the stable sort is close to linear.
+        self.held.sort_by_key(|event| event.ts);
+    }
+
+    /// Moves the events that are safe to hand over into `out` (all of them when `all`).
+    fn release(&mut self, all: bool, out: &mut Vec<Event>) {
+        let cut = match self.held.last() {
+            None => return,
+            Some(_) if all => self.held.len(),
+            Some(newest) => {
+                let horizon = newest.ts.saturating_sub(REORDER_WINDOW_NS);
+                self.held.partition_point(|event| event.ts <= horizon)
+            }
+        };
+        out.extend(self.held.drain(..cut));
+    }
+}
+
+/// Counts what is handed over: drop records count as what they lost, everything else as seen.
+fn account(shared: &Shared, events: &[Event]) {
+    for event in events {
+        match &event.kind {
+            EventKind::Drop(drop) => shared.dropped.fetch_add(drop.count, Ordering::Relaxed),
+            _ => shared.seen.fetch_add(1, Ordering::Relaxed),
+        };
+    }
 }
 
 /// The reader thread's body. `started` receives the workload's pid (or the failure) once.
@@ -275,6 +346,7 @@ pub fn run(
     };
 
     let mut out: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut reorder = Reorder::default();
     let mut lost_seen = 0u64;
     let mut scope_full_seen = 0u64;
     let mut root_status: Option<ExitStatus> = None;
@@ -282,8 +354,13 @@ pub fn run(
     let mut last_liveness = Instant::now();
     let mut stopping = false;
     loop {
-        let _ = ring.poll(POLL);
-        let _ = ring.consume();
+        // At most a batch of records per round (consuming "everything" never ends while a
+        // storm keeps writing), so events are handed over while the storm goes on.
+        let taken = ring.consume_raw_n(RECORDS_PER_ROUND);
+        if taken <= 0 {
+            wait_readable(ring.epoll_fd(), POLL);
+        }
+        let arrived = !pending.borrow().is_empty();
         for record in pending.borrow_mut().drain(..) {
             assembler.push(record, &mut out);
         }
@@ -322,15 +399,9 @@ pub fn run(
                 }),
             });
         }
-        for event in &out {
-            shared.seen.fetch_add(1, Ordering::Relaxed);
-            if let EventKind::Drop(drop) = &event.kind {
-                shared.dropped.fetch_add(drop.count, Ordering::Relaxed);
-            }
-        }
-        shared
-            .filtered
-            .store(assembler.unmatched, Ordering::Relaxed);
+        reorder.hold(&mut out);
+        reorder.release(!arrived, &mut out);
+        account(&shared, &out);
         if !out.is_empty() {
             let batch = std::mem::replace(&mut out, Vec::with_capacity(BATCH));
             match tx.try_send(Message::Events(batch)) {
@@ -380,11 +451,18 @@ pub fn run(
             }
             if assembler.all_ended() {
                 // Everything that happened before the end is in the buffer: take it all.
-                let _ = ring.consume();
+                while ring.consume_raw_n(RECORDS_PER_ROUND) > 0 {
+                    for record in pending.borrow_mut().drain(..) {
+                        assembler.push(record, &mut out);
+                    }
+                }
                 for record in pending.borrow_mut().drain(..) {
                     assembler.push(record, &mut out);
                 }
+                reorder.hold(&mut out);
+                reorder.release(true, &mut out);
                 if !out.is_empty() {
+                    account(&shared, &out);
                     let _ = tx.send(Message::Events(std::mem::take(&mut out)));
                 }
                 break;

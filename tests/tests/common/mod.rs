@@ -30,6 +30,51 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The drivers the shared suite runs every test under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Ptrace,
+    Ebpf,
+}
+
+thread_local! {
+    /// The driver this test thread uses (each test runs on its own thread).
+    static KIND: std::cell::Cell<Kind> = const { std::cell::Cell::new(Kind::Ptrace) };
+}
+
+/// Makes this test thread use `kind`.
+pub fn use_driver(kind: Kind) {
+    KIND.with(|k| k.set(kind));
+}
+
+/// The driver this test thread uses.
+pub fn driver_kind() -> Kind {
+    KIND.with(std::cell::Cell::get)
+}
+
+/// A new driver of this thread's kind.
+pub fn new_driver() -> Box<dyn Driver> {
+    match driver_kind() {
+        Kind::Ptrace => Box::new(PtraceDriver::new()),
+        Kind::Ebpf => Box::new(lanner_driver_ebpf::EbpfDriver::default()),
+    }
+}
+
+/// Whether this thread's driver can run here; prints why not when it cannot.
+pub fn driver_available() -> bool {
+    let report = match driver_kind() {
+        Kind::Ptrace => lanner_driver_ptrace::probe(),
+        Kind::Ebpf => lanner_driver_ebpf::probe(),
+    };
+    if !report.available {
+        eprintln!(
+            "SKIPPED: the {} driver cannot run here: {report}",
+            report.driver
+        );
+    }
+    report.available
+}
+
 /// Whether the ptrace driver can run here; prints why not when it cannot.
 pub fn ptrace_available() -> bool {
     let report = lanner_driver_ptrace::probe();
@@ -66,17 +111,17 @@ pub struct Trace {
 
 /// A started driver with the events received so far.
 pub struct Running {
-    pub driver: PtraceDriver,
+    pub driver: Box<dyn Driver>,
     pub root: u32,
     pub events: Vec<Event>,
     started: Instant,
 }
 
 impl Running {
-    /// Starts `argv` under a new ptrace driver.
+    /// Starts `argv` under a new driver of this thread's kind.
     pub fn start(argv: Command, interest: &SyscallSet) -> Result<Running, DriverError> {
         let started = Instant::now();
-        let mut driver = PtraceDriver::new();
+        let mut driver = new_driver();
         let s = driver.start(Target::Command(argv), interest)?;
         let root = s.root_pid.expect("a started command has a root pid");
         Ok(Running {
@@ -163,7 +208,7 @@ impl Running {
     }
 }
 
-/// Runs `argv` to its end under the ptrace driver.
+/// Runs `argv` to its end under this thread's driver.
 pub fn trace(argv: Command, interest: &SyscallSet) -> Trace {
     Running::start(argv, interest)
         .unwrap_or_else(|e| panic!("the driver could not start the workload: {e}"))

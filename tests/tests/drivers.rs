@@ -1,6 +1,8 @@
-//! The seccomp + ptrace driver against real workloads: every test starts real processes (the
-//! fixtures in `src/bin/`, `sh`, coreutils) under the real driver and checks the event stream
-//! and the exit status. Tests that need ptrace skip, saying why, where the machine refuses it.
+//! Both drivers against real workloads, held to the same assertions: every test starts real
+//! processes (the fixtures in `src/bin/`, `sh`, coreutils) under the real driver and checks the
+//! event stream and the exit status. `driver_tests!` (at the end) expands each test into a
+//! `ptrace` and an `ebpf` case; a test skips, saying why, where the machine refuses its driver.
+//! Where the drivers cannot agree, the test says so by name (see `ebpf_differs`).
 
 mod common;
 
@@ -11,14 +13,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::{
-    command, int_arg, kill, path_arg, proc_state, ptrace_available, serial, set, trace, wait_state,
-    Running, Scratch,
+    command, driver_available, driver_kind, int_arg, kill, new_driver, path_arg, proc_state,
+    serial, set, trace, wait_state, Kind, Running, Scratch,
 };
 use lanner_common::decode::sockaddr::SockAddr;
 use lanner_common::driver::{default_interest, Target};
 use lanner_common::event::{ArgValue, EventKind, ExitStatus, ForkKind};
 use lanner_common::{Abi, Driver, DriverError};
-use lanner_driver_ptrace::PtraceDriver;
 
 const FX_OPEN_FILES: &str = env!("CARGO_BIN_EXE_fx-open-files");
 const FX_THREADS: &str = env!("CARGO_BIN_EXE_fx-threads");
@@ -31,11 +32,12 @@ const FX_NET: &str = env!("CARGO_BIN_EXE_fx-net");
 const FX_EXIT: &str = env!("CARGO_BIN_EXE_fx-exit");
 const FX_STORM: &str = env!("CARGO_BIN_EXE_fx-storm");
 
-/// Takes the one-driver-at-a-time lock, or returns from the test when ptrace is unavailable.
-macro_rules! require_ptrace {
+/// Takes the one-driver-at-a-time lock, or returns from the test when this thread's driver
+/// cannot run here.
+macro_rules! require_driver {
     () => {{
         let guard = serial();
-        if !ptrace_available() {
+        if !driver_available() {
             return;
         }
         guard
@@ -58,9 +60,8 @@ fn signal_of(status: Option<ExitStatus>) -> Option<i32> {
 // Exit status, pid/tid, decoded arguments
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn exit_code_is_the_workloads_and_events_carry_pid_and_tid() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     for code in [0, 7, 255] {
         let t = trace(
             command([FX_EXIT, &code.to_string()]),
@@ -84,9 +85,8 @@ fn exit_code_is_the_workloads_and_events_carry_pid_and_tid() {
     }
 }
 
-#[test]
 fn workload_killed_by_a_signal_ends_with_that_signal() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     for signo in [libc::SIGTERM, libc::SIGKILL, libc::SIGPIPE, libc::SIGSEGV] {
         let t = trace(
             command([FX_SIGNALS, "die-by", &signo.to_string()]),
@@ -110,7 +110,11 @@ fn workload_killed_by_a_signal_ends_with_that_signal() {
             assert_eq!(t.status, Some(sig(signo)));
         }
         let kills: Vec<_> = t.syscalls("kill").collect();
-        if signo == libc::SIGKILL {
+        if signo == libc::SIGKILL && driver_kind() == Kind::Ebpf {
+            // ebpf_differs: see killed_in_a_traced_syscall_is_reported_as_a_drop_not_a_result.
+            assert_eq!(kills.len(), 1, "{:#?}", t.events);
+            assert_eq!(kills[0].1.ret, 0);
+        } else if signo == libc::SIGKILL {
             // kill(self, SIGKILL) never returns: the process dies in the syscall, and the
             // driver says so instead of inventing a return value.
             assert!(kills.is_empty(), "{:#?}", t.events);
@@ -125,14 +129,23 @@ fn workload_killed_by_a_signal_ends_with_that_signal() {
     }
 }
 
-#[test]
 fn killed_in_a_traced_syscall_is_reported_as_a_drop_not_a_result() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let t = Running::start(command([FX_SIGNALS, "die-by", "9"]), &set("kill"))
         .expect("starts")
         .finish();
     t.check_invariants_allowing_drops();
     assert_eq!(t.status, Some(sig(libc::SIGKILL)));
+    if driver_kind() == Kind::Ebpf {
+        // ebpf_differs: the kernel completes kill() (it returns 0) and the signal kills the
+        // process on its way back to user space. The sys_exit tracepoint sees that return;
+        // ptrace's syscall-exit stop never comes. So there is a result, and nothing dropped.
+        let kills: Vec<_> = t.syscalls("kill").collect();
+        assert_eq!(kills.len(), 1, "{:#?}", t.events);
+        assert_eq!(kills[0].1.ret, 0);
+        assert_eq!(t.drops(), 0, "{:#?}", t.events);
+        return;
+    }
     // The kill syscall was in flight when the process died: one drop record says so.
     let drops: Vec<_> = t
         .events
@@ -147,9 +160,8 @@ fn killed_in_a_traced_syscall_is_reported_as_a_drop_not_a_result() {
     assert_eq!(t.stats.dropped, 1);
 }
 
-#[test]
 fn openat_is_decoded_with_path_flags_mode_and_fd() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("open");
     let t = trace(
         command([OsStr::new(FX_OPEN_FILES), dir.path().as_os_str()]),
@@ -214,9 +226,8 @@ fn openat_is_decoded_with_path_flags_mode_and_fd() {
 // The interest set
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn only_the_interest_set_is_reported_and_nothing_else_stops() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("interest");
     let argv = || command([OsStr::new(FX_OPEN_FILES), dir.path().as_os_str()]);
 
@@ -260,9 +271,8 @@ fn only_the_interest_set_is_reported_and_nothing_else_stops() {
 // Process tree: threads, forks, grandchildren, exits
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn threads_are_reported_as_clones_with_their_own_tids_and_exits() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("threads");
     const N: usize = 4;
     let t = trace(
@@ -342,9 +352,8 @@ fn threads_are_reported_as_clones_with_their_own_tids_and_exits() {
     assert_eq!(exits.last(), Some(&(t.root, t.root, ExitStatus::Code(0))));
 }
 
-#[test]
 fn the_whole_tree_is_traced_down_to_grandchildren() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     // root sh ─┬─ fx-exit 3            (background child, exec'd)
     //          └─ sh -c "fx-exit 4; exit 0"
     //                 └─ fx-exit 4     (grandchild)
@@ -426,9 +435,8 @@ fn the_whole_tree_is_traced_down_to_grandchildren() {
 // exec, vfork
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn exec_is_reported_with_filename_argv_and_exe() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     // sh resolves "fx-exit" through PATH and execs it in place of itself.
     let bin_dir = std::path::Path::new(FX_EXIT)
         .parent()
@@ -462,9 +470,8 @@ fn exec_is_reported_with_filename_argv_and_exe() {
     assert_eq!(path_arg(execves[1].1, "filename"), FX_EXIT.as_bytes());
 }
 
-#[test]
 fn failed_exec_is_a_syscall_not_an_exec_event() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let t = trace(
         command(["sh", "-c", "exec /nonexistent/lanner-prog 2>/dev/null"]),
         &set("execve"),
@@ -479,9 +486,8 @@ fn failed_exec_is_a_syscall_not_an_exec_event() {
     assert_eq!(failed.errno(), Some(libc::ENOENT));
 }
 
-#[test]
 fn exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     // clone3 is left out of the set on purpose: the leader's clone3 may or may not return
     // before the new thread's exec kills the leader (it is a race, untraced too), and when it
     // does not, the driver reports the unfinished call as a drop (tested below). The thread's
@@ -536,9 +542,8 @@ fn assert_exec_drops_only(t: &common::Trace) {
     assert!(t.drops() <= 1, "{:#?}", t.events);
 }
 
-#[test]
 fn a_leader_cut_short_by_an_exec_in_another_thread_is_a_drop_or_a_result() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     // With clone3 in the set the leader has a syscall in flight from its clone3 entry to its
     // exit. Whichever way the race goes, the call is accounted for: either its result (the new
     // thread's tid), or one drop record because the exec killed the leader first. Never both,
@@ -558,9 +563,8 @@ fn a_leader_cut_short_by_an_exec_in_another_thread_is_a_drop_or_a_result() {
     }
 }
 
-#[test]
 fn vfork_is_reported_as_vfork_in_both_of_its_forms() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     for args in [&["--vfork"][..], &[][..]] {
         let mut argv = vec![FX_VFORK_EXEC];
         argv.extend_from_slice(args);
@@ -628,9 +632,8 @@ fn write_returns(events: &[lanner_common::Event]) -> Vec<i64> {
         .collect()
 }
 
-#[test]
 fn signals_from_outside_reach_the_workload_unchanged() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let mut run = start_wait_term();
     let root = run.root;
     // SIGUSR1: the handler runs and the process keeps going.
@@ -656,9 +659,8 @@ fn signals_from_outside_reach_the_workload_unchanged() {
     );
 }
 
-#[test]
 fn real_time_signals_arrive_with_their_siginfo() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let t = trace(command([FX_SIGNALS, "rt-signal"]), &set("kill"));
     t.check_invariants();
     // The fixture checks si_signo, si_code == SI_USER and si_pid itself: 0 means unchanged.
@@ -680,9 +682,8 @@ fn stopped(state: char) -> bool {
     state == 'T' || state == 't'
 }
 
-#[test]
 fn sigstop_from_outside_stops_the_workload_until_sigcont() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let mut run = start_wait_term();
     let root = run.root;
     kill(root, libc::SIGSTOP);
@@ -719,9 +720,8 @@ fn sigstop_from_outside_stops_the_workload_until_sigcont() {
     assert_eq!(write_returns(&t.events), [6, 12, 12]);
 }
 
-#[test]
 fn a_workload_that_stops_itself_waits_for_sigcont() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let mut run =
         Running::start(command([FX_SIGNALS, "self-stop"]), &set("write,tgkill")).expect("starts");
     let root = run.root;
@@ -764,9 +764,8 @@ exit 4 unless $r == $pid && WIFEXITED($st) && WEXITSTATUS($st) == 0;
 exit 0;
 "#;
 
-#[test]
 fn a_parent_doing_job_control_sees_its_traced_child_stop() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     if !std::path::Path::new("/usr/bin/perl").exists() {
         eprintln!("SKIPPED: /usr/bin/perl is not installed; it plays the job-control parent");
         return;
@@ -802,9 +801,8 @@ fn a_parent_doing_job_control_sees_its_traced_child_stop() {
     assert_eq!(t.exit_of(child), Some(ExitStatus::Code(0)));
 }
 
-#[test]
 fn sigkill_mid_run_ends_the_trace_with_signal_9() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let run = start_wait_term();
     let root = run.root;
     kill(root, libc::SIGKILL);
@@ -814,9 +812,8 @@ fn sigkill_mid_run_ends_the_trace_with_signal_9() {
     assert_eq!(t.exits(), vec![(root, root, sig(libc::SIGKILL))]);
 }
 
-#[test]
 fn stop_kills_a_running_workload() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let mut run = start_wait_term();
     let root = run.root;
     run.driver.stop().expect("stop");
@@ -829,9 +826,8 @@ fn stop_kills_a_running_workload() {
 // i386 syscalls from a 64-bit process
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn int80_syscalls_are_decoded_with_the_i386_table() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("int80");
     let file = dir.path().join("present");
     std::fs::write(&file, b"x").expect("write a file to open");
@@ -885,9 +881,8 @@ fn int80_syscalls_are_decoded_with_the_i386_table() {
     assert_eq!(abis, [Abi::I386, Abi::X86_64], "{:#?}", t.events);
 }
 
-#[test]
 fn int80_outside_the_set_is_not_reported() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     // getpid is not in the set in either ABI: the i386 call must not produce an event, and
     // (the filter checks i386 numbers in the kernel too) it must not even stop the tracee.
     let t = trace(command([FX_INT80, "getpid"]), &set("openat"));
@@ -902,9 +897,8 @@ fn int80_outside_the_set_is_not_reported() {
 // Bad pointers
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn bad_pointers_are_reported_as_unreadable_without_harm() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let t = trace(
         command([FX_BAD_POINTER]),
         &set("openat,open,socket,connect,close"),
@@ -959,9 +953,8 @@ fn bad_pointers_are_reported_as_unreadable_without_harm() {
         .any(|(_, sc)| int_arg(sc, "fd") == fd && sc.ret == 0));
 }
 
-#[test]
 fn null_pointers_are_reported_as_null() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     // No fixture passes NULL where memory is read; perl's syscall() does, with plain integers.
     if !std::path::Path::new("/usr/bin/perl").exists() {
         eprintln!("SKIPPED: /usr/bin/perl is not installed; it makes the NULL-pointer calls");
@@ -991,9 +984,8 @@ fn null_pointers_are_reported_as_null() {
 // Sockets
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn socket_addresses_are_decoded() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let t = trace(
         command([FX_NET]),
         &set("socket,bind,listen,connect,accept4,sendto"),
@@ -1047,9 +1039,8 @@ fn socket_addresses_are_decoded() {
 // Orphans
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn orphans_are_traced_until_they_exit() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let t = trace(
         command(["sh", "-c", "sleep 0.3 & exit 0"]),
         &default_interest(),
@@ -1083,7 +1074,7 @@ fn orphans_are_traced_until_they_exit() {
 // ---------------------------------------------------------------------------------------------
 
 fn start_error(argv: &[&str]) -> DriverError {
-    let mut driver = PtraceDriver::new();
+    let mut driver = new_driver();
     match driver.start(
         Target::Command(command(argv.iter().copied())),
         &default_interest(),
@@ -1096,9 +1087,8 @@ fn start_error(argv: &[&str]) -> DriverError {
     }
 }
 
-#[test]
 fn a_missing_program_is_a_spawn_error() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     for (program, kind) in [
         ("/nonexistent/lanner-prog", std::io::ErrorKind::NotFound),
         (
@@ -1115,7 +1105,7 @@ fn a_missing_program_is_a_spawn_error() {
         }
     }
     // An empty command too.
-    let mut driver = PtraceDriver::new();
+    let mut driver = new_driver();
     let err = driver
         .start(
             Target::Command(command(Vec::<String>::new())),
@@ -1125,9 +1115,8 @@ fn a_missing_program_is_a_spawn_error() {
     assert!(matches!(err, DriverError::Spawn { .. }), "{err:?}");
 }
 
-#[test]
 fn a_file_that_cannot_be_executed_is_a_spawn_error() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("noexec");
     // No execute bit (even root needs one): EACCES.
     let plain = dir.path().join("plain");
@@ -1157,12 +1146,11 @@ fn a_file_that_cannot_be_executed_is_a_spawn_error() {
     assert_eq!(t.status, Some(ExitStatus::Code(0)));
 }
 
-#[test]
 fn a_bad_working_directory_is_a_spawn_error() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let mut argv = command([FX_EXIT, "0"]);
     argv.cwd = Some("/nonexistent/lanner-dir".into());
-    let mut driver = PtraceDriver::new();
+    let mut driver = new_driver();
     match driver.start(Target::Command(argv), &default_interest()) {
         Err(DriverError::Spawn { source, .. }) => {
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{source}");
@@ -1175,10 +1163,9 @@ fn a_bad_working_directory_is_a_spawn_error() {
     }
 }
 
-#[test]
 fn the_driver_refuses_misuse_with_errors_not_panics() {
-    let _lock = require_ptrace!();
-    let mut driver = PtraceDriver::new();
+    let _lock = require_driver!();
+    let mut driver = new_driver();
     match driver.next_event(Duration::from_millis(1)) {
         Err(DriverError::Internal(why)) => assert!(why.contains("not started"), "{why}"),
         other => panic!("next_event before start: {other:?}"),
@@ -1191,7 +1178,7 @@ fn the_driver_refuses_misuse_with_errors_not_panics() {
         other => panic!("second start: {other:?}"),
     }
     // The first workload is unaffected by the refused second start.
-    let (_, status) = lanner_common::driver::collect(&mut driver).expect("collect");
+    let (_, status) = lanner_common::driver::collect(driver.as_mut()).expect("collect");
     assert_eq!(status, Some(ExitStatus::Code(0)));
     driver.stop().expect("stop");
     driver.stop().expect("stop is idempotent");
@@ -1199,7 +1186,7 @@ fn the_driver_refuses_misuse_with_errors_not_panics() {
 
 #[test]
 fn the_whole_system_is_not_a_ptrace_target() {
-    let mut driver = PtraceDriver::new();
+    let mut driver = lanner_driver_ptrace::PtraceDriver::new();
     let err = driver
         .start(Target::System, &default_interest())
         .expect_err("--system needs kernel access");
@@ -1280,9 +1267,8 @@ fn sorted_paths(
     (got, expected)
 }
 
-#[test]
 fn openat_calls_match_strace() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("strace");
     let log = Scratch::new("strace-log");
     let argv = [std::ffi::OsStr::new(FX_OPEN_FILES), dir.path().as_os_str()];
@@ -1310,9 +1296,8 @@ fn openat_calls_match_strace() {
     assert_eq!(got, expected, "same calls, same order, same results");
 }
 
-#[test]
 fn openat_counts_match_strace_for_a_shell_tree() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("strace-tree");
     let log = Scratch::new("strace-tree-log");
     let script = format!(
@@ -1331,9 +1316,8 @@ fn openat_counts_match_strace_for_a_shell_tree() {
     assert_eq!(got, expected);
 }
 
-#[test]
 fn openat_calls_of_threads_match_strace() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("strace-threads");
     let log = Scratch::new("strace-threads-log");
     let argv = [
@@ -1361,9 +1345,8 @@ fn openat_calls_of_threads_match_strace() {
 // Load
 // ---------------------------------------------------------------------------------------------
 
-#[test]
 fn an_open_storm_on_many_threads_loses_nothing() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("storm");
     let out = dir.path().join("count");
     let script = format!(
@@ -1372,7 +1355,13 @@ fn an_open_storm_on_many_threads_loses_nothing() {
         out.display()
     );
     let t = trace(command(["sh", "-c", &script]), &set("openat"));
-    t.check_invariants();
+    if driver_kind() == Kind::Ebpf {
+        // ebpf_differs: the eBPF driver never slows the workload down, so a consumer slower
+        // than the storm (this debug build) may lose events. Losses are counted and reported.
+        t.check_invariants_allowing_drops();
+    } else {
+        t.check_invariants();
+    }
     assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:?}", t.stats);
     let printed = std::fs::read_to_string(&out).expect("fx-storm's count");
     let opens: usize = printed
@@ -1386,12 +1375,33 @@ fn an_open_storm_on_many_threads_loses_nothing() {
         .filter(|(_, sc)| path_arg(sc, "name").starts_with(storm_prefix.as_os_str().as_bytes()))
         .count();
     assert!(opens > 0);
+    if driver_kind() == Kind::Ebpf {
+        // Every open is in the stream or in the loss count (a lost record is half an open
+        // or a whole one), and the drop records add up to the driver's count.
+        let lost: u64 = t
+            .events
+            .iter()
+            .filter_map(|ev| match &ev.kind {
+                EventKind::Drop(d) => Some(d.count),
+                _ => None,
+            })
+            .sum();
+        assert_eq!(lost, t.stats.dropped, "drop records and the counter agree");
+        assert!(seen <= opens, "{seen} seen of {opens}");
+        assert!(
+            seen as u64 + lost >= opens as u64,
+            "{seen} seen + {lost} lost < {opens} opens"
+        );
+        if lost > 0 {
+            eprintln!("the storm outran the consumer: {seen} of {opens} opens seen, {lost} records lost (counted)");
+        }
+        return;
+    }
     assert_eq!(seen, opens, "one event per open the workload counted");
 }
 
-#[test]
 fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("storm-stop");
     let out = dir.path().join("count");
     // 4 threads opening files for 0.5 s of wall-clock time (the stop eats into it).
@@ -1408,8 +1418,14 @@ fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
                     .is_some_and(|p| p.starts_with(&storm_prefix)))
     };
     let mut run = Running::start(command(["sh", "-c", &script]), &set("openat")).expect("starts");
-    let first = run.wait_for("the storm's first open", &is_storm_open);
-    let storm = run.events[first].pid;
+    // The storm's pid from its exec, which comes before its flood of opens: the eBPF driver
+    // does not slow the workload down, so its stream may run well behind a storm.
+    let exec = run.wait_for(
+        "the storm's exec",
+        |ev| matches!(&ev.kind, EventKind::Exec(x) if x.filename.ends_with(b"fx-storm")),
+    );
+    let storm = run.events[exec].pid;
+    run.wait_for("the storm's first open", &is_storm_open);
     // Let every thread get going, then stop the process.
     std::thread::sleep(Duration::from_millis(50));
     kill(storm, libc::SIGSTOP);
@@ -1471,9 +1487,8 @@ fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
     }
 }
 
-#[test]
 fn every_fixture_runs_cleanly_under_the_default_interest_set() {
-    let _lock = require_ptrace!();
+    let _lock = require_driver!();
     let dir = Scratch::new("all");
     let d = dir.path().to_str().expect("utf-8 temp path").to_string();
     let hostname = "/etc/hostname".to_string();
@@ -1526,4 +1541,63 @@ fn every_fixture_runs_cleanly_under_the_default_interest_set() {
             "{argv:?}"
         );
     }
+}
+
+/// Expands each named test into one case per driver: `name::ptrace` and `name::ebpf`.
+macro_rules! driver_tests {
+    ($($name:ident,)*) => {
+        $(
+            mod $name {
+                #[test]
+                fn ptrace() {
+                    super::common::use_driver(super::Kind::Ptrace);
+                    super::$name();
+                }
+
+                #[test]
+                fn ebpf() {
+                    super::common::use_driver(super::Kind::Ebpf);
+                    super::$name();
+                }
+            }
+        )*
+    };
+}
+
+driver_tests! {
+    exit_code_is_the_workloads_and_events_carry_pid_and_tid,
+    workload_killed_by_a_signal_ends_with_that_signal,
+    killed_in_a_traced_syscall_is_reported_as_a_drop_not_a_result,
+    openat_is_decoded_with_path_flags_mode_and_fd,
+    only_the_interest_set_is_reported_and_nothing_else_stops,
+    threads_are_reported_as_clones_with_their_own_tids_and_exits,
+    the_whole_tree_is_traced_down_to_grandchildren,
+    exec_is_reported_with_filename_argv_and_exe,
+    failed_exec_is_a_syscall_not_an_exec_event,
+    exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid,
+    a_leader_cut_short_by_an_exec_in_another_thread_is_a_drop_or_a_result,
+    vfork_is_reported_as_vfork_in_both_of_its_forms,
+    signals_from_outside_reach_the_workload_unchanged,
+    real_time_signals_arrive_with_their_siginfo,
+    sigstop_from_outside_stops_the_workload_until_sigcont,
+    a_workload_that_stops_itself_waits_for_sigcont,
+    a_parent_doing_job_control_sees_its_traced_child_stop,
+    sigkill_mid_run_ends_the_trace_with_signal_9,
+    stop_kills_a_running_workload,
+    int80_syscalls_are_decoded_with_the_i386_table,
+    int80_outside_the_set_is_not_reported,
+    bad_pointers_are_reported_as_unreadable_without_harm,
+    null_pointers_are_reported_as_null,
+    socket_addresses_are_decoded,
+    orphans_are_traced_until_they_exit,
+    a_missing_program_is_a_spawn_error,
+    a_file_that_cannot_be_executed_is_a_spawn_error,
+    a_bad_working_directory_is_a_spawn_error,
+    the_driver_refuses_misuse_with_errors_not_panics,
+    openat_calls_match_strace,
+    openat_counts_match_strace_for_a_shell_tree,
+    openat_calls_of_threads_match_strace,
+    an_open_storm_on_many_threads_loses_nothing,
+    sigstop_stops_every_thread_of_a_busy_process_until_sigcont,
+    every_fixture_runs_cleanly_under_the_default_interest_set,
 }
