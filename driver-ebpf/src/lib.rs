@@ -197,14 +197,27 @@ impl Driver for EbpfDriver {
 
     fn stop(&mut self) -> Result<(), DriverError> {
         self.shared.stop.store(true, Ordering::SeqCst);
-        // Drain until the reader ends, so that it is never blocked on a full channel.
+        // Drain until the reader ends, so that it is never blocked on a full channel; what it
+        // still hands over stays queued for next_event, followed by the end.
         if let Some(messages) = self.messages.take() {
-            while self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            let mut end = None;
+            loop {
                 match messages.recv_timeout(Duration::from_millis(50)) {
                     Ok(Message::Events(events)) => self.queue.extend(events),
-                    Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                    Ok(Message::End(status)) => end = Some(Next::End(status)),
+                    Ok(Message::Failed(err)) => {
+                        tracing::warn!("the eBPF driver failed while stopping: {err}");
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        if self.thread.as_ref().is_none_or(JoinHandle::is_finished) {
+                            break;
+                        }
+                    }
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
+            }
+            if self.ended.is_none() {
+                self.ended = Some(end.unwrap_or(Next::End(None)));
             }
         }
         self.join();

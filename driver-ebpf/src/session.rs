@@ -427,18 +427,19 @@ pub fn run(
         }
         if shared.stop.load(Ordering::SeqCst) && !stopping {
             stopping = true;
-            if let Some(c) = child.as_mut() {
-                let _ = c.kill();
-            }
+            let Some(c) = child.as_mut() else {
+                // The whole system: stop watching, and touch nothing.
+                break;
+            };
+            // A started workload is killed, with every process of its tree.
+            let _ = c.kill();
             for pid in assembler.live().collect::<Vec<_>>() {
-                // SAFETY: plain kill(2) of a process of the traced tree.
+                // SAFETY: plain kill(2) of a process of the traced tree (the scope map holds
+                // only processes descended from the workload).
                 unsafe { libc::kill(pid as i32, libc::SIGKILL) };
             }
-            if root.is_none() {
-                break;
-            }
         }
-        if root_done {
+        if root.is_some() && root_done {
             // Processes whose exit record was lost would keep the trace open forever: check
             // now and then that the ones still counted as live exist.
             if last_liveness.elapsed() > Duration::from_millis(200) {
