@@ -58,6 +58,15 @@ struct Sidekick {
     content_types: Arc<Mutex<Vec<String>>>,
 }
 
+/// How the receiver answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// As Falcosidekick does.
+    Check,
+    /// 400 to everything (a receiver that will never take these alerts).
+    Refuse,
+}
+
 const PRIORITIES: [&str; 8] = [
     "Emergency",
     "Alert",
@@ -87,6 +96,10 @@ fn falcosidekick_accepts(body: &serde_json::Value) -> bool {
 impl Sidekick {
     /// Listens on `port` (0: any) from a thread; returns the receiver and its port.
     fn start(port: u16) -> (Sidekick, u16) {
+        Self::start_with(port, Mode::Check)
+    }
+
+    fn start_with(port: u16, mode: Mode) -> (Sidekick, u16) {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the receiver");
         let port = listener.local_addr().expect("address").port();
         let sidekick = Sidekick {
@@ -97,7 +110,7 @@ impl Sidekick {
         let content_types = Arc::clone(&sidekick.content_types);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let _ = Self::serve(stream, &alerts, &content_types);
+                let _ = Self::serve(stream, mode, &alerts, &content_types);
             }
         });
         (sidekick, port)
@@ -105,6 +118,7 @@ impl Sidekick {
 
     fn serve(
         mut stream: TcpStream,
+        mode: Mode,
         alerts: &Mutex<Vec<serde_json::Value>>,
         content_types: &Mutex<Vec<String>>,
     ) -> std::io::Result<()> {
@@ -134,7 +148,11 @@ impl Sidekick {
         content_types.lock().expect("lock").push(content_type);
         let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         let reply = match parsed {
-            Some(json) if request_line.starts_with("POST / ") && falcosidekick_accepts(&json) => {
+            Some(json)
+                if mode == Mode::Check
+                    && request_line.starts_with("POST / ")
+                    && falcosidekick_accepts(&json) =>
+            {
                 alerts.lock().expect("lock").push(json);
                 "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
             }
@@ -255,6 +273,42 @@ fn http_receiver_that_never_comes_up_is_reported_undelivered() {
     );
     // The alert itself is still on stderr.
     assert!(err.contains(SHADOW_RULE), "{err}");
+}
+
+#[test]
+fn http_refusal_is_counted_and_not_retried() {
+    if !ptrace_available() {
+        return;
+    }
+    let (sidekick, port) = Sidekick::start_with(0, Mode::Refuse);
+    let url = format!("http://127.0.0.1:{port}/");
+    let started = Instant::now();
+    let out = lanner(&[
+        "run",
+        "--driver",
+        "ptrace",
+        "--alerts-http",
+        &url,
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/shadow >/dev/null",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    // One request per alert: a 400 is final, and nobody waits out the grace period for it.
+    assert_eq!(
+        sidekick.content_types.lock().expect("lock").len(),
+        1,
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+    assert!(
+        err.contains("alert refused, not retried: HTTP 400"),
+        "{err}"
+    );
+    assert!(err.contains("Please send a valid request body"), "{err}");
+    assert!(err.contains("1 alert(s) could not be delivered"), "{err}");
 }
 
 #[test]

@@ -52,6 +52,14 @@ pub enum Shape {
     Text,
 }
 
+/// The report of an output that could not be closed properly: nothing more is delivered.
+fn lost_report(counters: &Counters) -> Report {
+    Report {
+        delivered: counters.delivered(),
+        undelivered: counters.accepted() + counters.dropped() - counters.delivered(),
+    }
+}
+
 /// The queued outputs of a run.
 #[derive(Default)]
 pub struct Outputs {
@@ -100,17 +108,29 @@ impl Outputs {
     /// Closes every output, each delivering what it holds within `grace` (in parallel), and
     /// reports per output.
     pub fn close(self, grace: Duration) -> Vec<(&'static str, Report)> {
-        let handles: Vec<_> = self
-            .workers
-            .into_iter()
-            .map(|(worker, _)| {
-                let name = worker.counters().name;
-                (name, std::thread::spawn(move || worker.close(grace)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|(name, handle)| handle.join().ok().map(|report| (name, report)))
-            .collect()
+        let mut reports = Vec::new();
+        let mut closing = Vec::new();
+        for (worker, _) in self.workers {
+            let name = worker.counters().name;
+            let counters = worker.counters();
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let spawned = std::thread::Builder::new()
+                .name(format!("lanner-close-{name}"))
+                .spawn(move || {
+                    let _ = tx.send(worker.close(grace));
+                });
+            match spawned {
+                Ok(_) => closing.push((name, counters, rx)),
+                Err(err) => {
+                    tracing::warn!(output = name, "closing the output: {err}");
+                    reports.push((name, lost_report(&counters)));
+                }
+            }
+        }
+        for (name, counters, rx) in closing {
+            let report = rx.recv().unwrap_or_else(|_| lost_report(&counters));
+            reports.push((name, report));
+        }
+        reports
     }
 }

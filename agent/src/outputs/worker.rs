@@ -121,6 +121,16 @@ impl Counters {
         self.delivered.load(Ordering::Relaxed)
     }
 
+    /// Alerts handed to the delivery thread so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Alerts dropped before the queue so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     /// Alerts that could not be delivered so far.
     pub fn undelivered(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed)
@@ -244,5 +254,69 @@ impl Worker {
             delivered,
             undelivered,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Delivers once `gate` lets it (one message per alert), or gives up at the deadline.
+    struct Gated {
+        gate: Receiver<()>,
+    }
+
+    impl Deliver for Gated {
+        fn deliver(&mut self, _alert: &str, closing: &Closing) -> bool {
+            loop {
+                if self.gate.try_recv().is_ok() {
+                    return true;
+                }
+                if !closing.pause(Duration::from_millis(5)) {
+                    return false;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn full_queue_drops_new_alerts_and_counts_them() {
+        let (open, gate) = crossbeam_channel::unbounded();
+        let worker = Worker::spawn("test", 2, Gated { gate }).expect("worker");
+        // One in delivery (held by the gate), two queued, then the queue is full.
+        for i in 0..6 {
+            worker.send(format!("alert {i}"));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let counters = worker.counters();
+        assert_eq!(counters.accepted(), 3);
+        assert_eq!(counters.dropped(), 3);
+        assert_eq!(counters.undelivered(), 3);
+        // Two get through; the third is still held when the deadline passes.
+        open.send(()).expect("gate");
+        open.send(()).expect("gate");
+        let report = worker.close(Duration::from_millis(300));
+        assert_eq!(
+            report,
+            Report {
+                delivered: 2,
+                undelivered: 4
+            }
+        );
+    }
+
+    #[test]
+    fn pause_ends_early_when_closing_starts() {
+        let closing = Arc::new(Closing::default());
+        let setter = Arc::clone(&closing);
+        let started = Instant::now();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            setter.set(Instant::now());
+        });
+        assert!(!closing.pause(Duration::from_secs(10)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        waker.join().expect("thread");
+        assert!(closing.expired());
     }
 }
