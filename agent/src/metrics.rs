@@ -230,13 +230,13 @@ impl Metrics {
         let undelivered: u64 = self.undelivered().iter().map(|(_, n)| n).sum();
         tracing::info!(
             target: STATS_TARGET,
-            events_per_sec = format!("{:.0}", (now.events - last.events) as f64 / secs),
+            events_per_sec = %format!("{:.0}", (now.events - last.events) as f64 / secs),
             events = now.events,
             dropped = self.dropped.load(Ordering::Relaxed),
             alerts = self.alerts_total(),
             undelivered,
-            cpu_pct = format!("{:.1}", (now.cpu_seconds - last.cpu_seconds) / secs * 100.0),
-            rss_mib = format!("{:.1}", usage.rss_bytes as f64 / (1024.0 * 1024.0)),
+            cpu_pct = %format!("{:.1}", (now.cpu_seconds - last.cpu_seconds) / secs * 100.0),
+            rss_mib = %format!("{:.1}", usage.rss_bytes as f64 / (1024.0 * 1024.0)),
             "stats"
         );
         now

@@ -23,11 +23,20 @@ fn ptrace_available() -> bool {
     report.available
 }
 
+/// The agent, with no proxy from the environment between it and the local receivers.
 fn lanner(args: &[&str]) -> Output {
-    Command::new(LANNER)
-        .args(args)
-        .output()
-        .expect("lanner runs")
+    let mut command = Command::new(LANNER);
+    for var in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        command.env_remove(var);
+    }
+    command.args(args).output().expect("lanner runs")
 }
 
 fn stderr(out: &Output) -> String {
