@@ -278,49 +278,56 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         signals.set_target(pid);
     }
     let mut dropped_events = 0u64;
-    let status = loop {
-        if signals.reload.load(Ordering::Relaxed) {
-            signals.reload.store(false, Ordering::SeqCst);
-            reloader.reload(&mut engine);
-        }
-        match driver.next_event(POLL)? {
-            Next::Event(event) => {
-                metrics.event();
-                if let EventKind::Drop(drop) = &event.kind {
-                    metrics.dropped(drop.count);
-                    dropped_events += drop.count;
-                    tracing::debug!(
-                        pid = event.pid,
-                        tid = event.tid,
-                        "{} event(s) lost: {}",
-                        drop.count,
-                        drop.reason
-                    );
-                }
-                if let Some(out) = events_out.as_mut() {
-                    out.write(&event)?;
-                }
-                engine.process(&event, &mut alerts);
-                for alert in alerts.drain(..) {
-                    metrics.alert(&alert.rule, alert.priority.name());
-                    alerts_out.write(&alert, engine.clock())?;
-                    outputs.send(&alert, engine.clock(), &hostname);
-                }
+    // The loop, then the files; the queued outputs are closed and accounted for whatever
+    // became of it (an error writing a file must not make HTTP alerts vanish uncounted).
+    let mut pump = || -> Result<Option<lanner_common::event::ExitStatus>> {
+        let status = loop {
+            if signals.reload.load(Ordering::Relaxed) {
+                signals.reload.store(false, Ordering::SeqCst);
+                reloader.reload(&mut engine);
             }
-            Next::Timeout => {
-                if args.system && signals.terminate.load(Ordering::SeqCst) {
-                    driver.stop()?;
+            match driver.next_event(POLL)? {
+                Next::Event(event) => {
+                    metrics.event();
+                    if let EventKind::Drop(drop) = &event.kind {
+                        metrics.dropped(drop.count);
+                        dropped_events += drop.count;
+                        tracing::debug!(
+                            pid = event.pid,
+                            tid = event.tid,
+                            "{} event(s) lost: {}",
+                            drop.count,
+                            drop.reason
+                        );
+                    }
+                    if let Some(out) = events_out.as_mut() {
+                        out.write(&event)?;
+                    }
+                    engine.process(&event, &mut alerts);
+                    for alert in alerts.drain(..) {
+                        metrics.alert(&alert.rule, alert.priority.name());
+                        alerts_out.write(&alert, engine.clock())?;
+                        outputs.send(&alert, engine.clock(), &hostname);
+                    }
                 }
+                Next::Timeout => {
+                    if args.system && signals.terminate.load(Ordering::SeqCst) {
+                        driver.stop()?;
+                    }
+                }
+                Next::End(status) => break status,
             }
-            Next::End(status) => break status,
+        };
+        if let Some(out) = events_out.as_mut() {
+            out.finish()?;
         }
+        alerts_out.finish()?;
+        Ok(status)
     };
-    if let Some(out) = events_out.as_mut() {
-        out.finish()?;
-    }
-    alerts_out.finish()?;
+    let pumped = pump();
     drop(stats_logger);
     let undelivered = close_outputs(outputs);
+    let status = pumped?;
     let engine_stats = engine.stats();
     tracing::info!(
         events = engine_stats.events,
