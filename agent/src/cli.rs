@@ -111,6 +111,31 @@ pub enum Format {
     Text,
 }
 
+/// The signal that asks the agent to reload its rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReloadSignal {
+    /// SIGHUP (Falco's).
+    Hup,
+    /// SIGUSR1.
+    Usr1,
+    /// SIGUSR2.
+    Usr2,
+    /// No reload; every signal is forwarded to the workload.
+    None,
+}
+
+impl ReloadSignal {
+    /// The signal number (0 for none).
+    pub fn number(self) -> i32 {
+        match self {
+            ReloadSignal::Hup => libc::SIGHUP,
+            ReloadSignal::Usr1 => libc::SIGUSR1,
+            ReloadSignal::Usr2 => libc::SIGUSR2,
+            ReloadSignal::None => 0,
+        }
+    }
+}
+
 /// `lanner run ...`
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -132,6 +157,25 @@ pub struct RunArgs {
     /// Alert format.
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
+    /// Also POST each alert as Falco's JSON to this URL (Falcosidekick's, for one), from a
+    /// queue, retrying while the receiver is down.
+    #[arg(long, value_name = "URL")]
+    pub alerts_http: Option<String>,
+    /// Also write alerts (in --format) to the stdin of `sh -c CMD`, started once and again
+    /// whenever it has ended.
+    #[arg(long, value_name = "CMD")]
+    pub alerts_program: Option<String>,
+    /// Log a stats line (events/s, drops, alerts, agent CPU and memory) every SECS seconds;
+    /// 0: only at exit.
+    #[arg(long, value_name = "SECS", default_value = "0")]
+    pub stats_interval: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9376).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// The signal that reloads the rules files instead of being forwarded to the workload
+    /// [default: hup with --system, none otherwise].
+    #[arg(long, value_enum, value_name = "SIGNAL")]
+    pub reload_signal: Option<ReloadSignal>,
     /// Watch the whole system instead of a command (eBPF driver), until SIGINT or SIGTERM.
     #[arg(long, conflicts_with = "command")]
     pub system: bool,

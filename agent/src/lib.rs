@@ -3,3 +3,5 @@
 
 pub mod bench;
 pub mod engine;
+pub mod metrics;
+pub mod outputs;

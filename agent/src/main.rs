@@ -3,6 +3,7 @@
 
 mod cli;
 mod drivers;
+mod reload;
 mod rules_cmd;
 mod run;
 mod signals;
@@ -18,8 +19,11 @@ use cli::{Cli, Commands, RulesCommand};
 const AGENT_FAILURE: u8 = 125;
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LANNER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The periodic stats line (`--stats-interval`) shows by default: asking for it is asking
+    // to see it.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LANNER_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,{}=info", lanner::metrics::STATS_TARGET))
+    });
     // Logs go to stderr: the workload's stdout is its own.
     tracing_subscriber::fmt()
         .with_env_filter(filter)

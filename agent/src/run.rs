@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -12,13 +13,18 @@ use lanner_common::driver::{Command, Next, Target};
 use lanner_common::time::WallClock;
 use lanner_common::{DriverError, Event, EventKind, SyscallSet};
 
-use crate::cli::{Format, RunArgs};
+use crate::cli::{Format, ReloadSignal, RunArgs};
 use crate::drivers;
+use crate::reload::Reloader;
 use crate::signals::Forwarder;
 use lanner::engine::{self, Alert, Engine};
+use lanner::metrics::{self, Metrics, StatsLogger};
+use lanner::outputs::{HttpOut, Outputs, ProgramOut, Shape};
 
-/// How often the loop wakes without events, to notice a stop request.
+/// How often the loop wakes without events, to notice a stop or reload request.
 const POLL: Duration = Duration::from_millis(200);
+/// How long the queued outputs get at exit to deliver what they hold.
+const FLUSH_GRACE: Duration = Duration::from_secs(3);
 
 /// The workload could not be started; the shell's exit codes say why (127: not found,
 /// 126: cannot execute).
@@ -169,6 +175,48 @@ fn own_cpu_ms() -> u64 {
     ms(usage.ru_utime) + ms(usage.ru_stime)
 }
 
+/// The queued outputs the flags ask for, watched by `metrics`.
+fn queued_outputs(args: &RunArgs, metrics: &Metrics) -> Result<Outputs> {
+    let mut outputs = Outputs::new();
+    if let Some(url) = &args.alerts_http {
+        outputs.add("http", Shape::Json, HttpOut::new(url)?)?;
+    }
+    if let Some(command) = &args.alerts_program {
+        let shape = match args.format {
+            Format::Json => Shape::Json,
+            Format::Text => Shape::Text,
+        };
+        outputs.add("program", shape, ProgramOut::new(command))?;
+    }
+    for counters in outputs.counters() {
+        metrics.watch_output(counters);
+    }
+    Ok(outputs)
+}
+
+/// Closes the queued outputs within the grace period and reports what each could not deliver.
+fn close_outputs(outputs: Outputs) -> u64 {
+    let mut undelivered = 0;
+    for (name, report) in outputs.close(FLUSH_GRACE) {
+        undelivered += report.undelivered;
+        if report.undelivered > 0 {
+            tracing::warn!(
+                output = name,
+                delivered = report.delivered,
+                "{} alert(s) could not be delivered",
+                report.undelivered
+            );
+        } else {
+            tracing::info!(
+                output = name,
+                delivered = report.delivered,
+                "alerts delivered"
+            );
+        }
+    }
+    undelivered
+}
+
 /// Runs `lanner run`; returns the exit code (the workload's status, as a shell reports it).
 pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     let target = target(&args)?;
@@ -183,6 +231,26 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         .as_deref()
         .map(EventsOut::create)
         .transpose()?;
+    let hostname = engine.hostname();
+    let metrics = Metrics::new();
+    let outputs = queued_outputs(&args, &metrics)?;
+    if let Some(addr) = &args.metrics_addr {
+        let bound = metrics::serve(addr, Arc::clone(&metrics))?;
+        tracing::info!("metrics at http://{bound}/metrics");
+    }
+    let stats_logger = match args.stats_interval {
+        0 => None,
+        secs => Some(StatsLogger::spawn(
+            Arc::clone(&metrics),
+            Duration::from_secs(secs),
+        )?),
+    };
+    let reload_signal = args.reload_signal.unwrap_or(if args.system {
+        ReloadSignal::Hup
+    } else {
+        ReloadSignal::None
+    });
+    signals.set_reload_signal(reload_signal.number());
     // `close` is traced for the fd table only, unless a rule matches it: the table drops the fd
     // whatever close returns, so its result is not waited for (one ptrace stop, not two).
     let mut entry_only = SyscallSet::new();
@@ -193,6 +261,12 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
             }
         }
     }
+    let reloader = Reloader {
+        files: args.rules.clone(),
+        strict: args.strict,
+        traced: interest,
+        entry_only,
+    };
     let mut driver = drivers::select(args.driver, args.system, entry_only)?;
     tracing::debug!(
         driver = driver.name(),
@@ -204,44 +278,62 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         signals.set_target(pid);
     }
     let mut dropped_events = 0u64;
-    let status = loop {
-        match driver.next_event(POLL)? {
-            Next::Event(event) => {
-                if let EventKind::Drop(drop) = &event.kind {
-                    dropped_events += drop.count;
-                    tracing::debug!(
-                        pid = event.pid,
-                        tid = event.tid,
-                        "{} event(s) lost: {}",
-                        drop.count,
-                        drop.reason
-                    );
-                }
-                if let Some(out) = events_out.as_mut() {
-                    out.write(&event)?;
-                }
-                engine.process(&event, &mut alerts);
-                for alert in alerts.drain(..) {
-                    alerts_out.write(&alert, engine.clock())?;
-                }
+    // The loop, then the files; the queued outputs are closed and accounted for whatever
+    // became of it (an error writing a file must not make HTTP alerts vanish uncounted).
+    let mut pump = || -> Result<Option<lanner_common::event::ExitStatus>> {
+        let status = loop {
+            if signals.reload.load(Ordering::Relaxed) {
+                signals.reload.store(false, Ordering::SeqCst);
+                reloader.reload(&mut engine);
             }
-            Next::Timeout => {
-                if args.system && signals.terminate.load(Ordering::SeqCst) {
-                    driver.stop()?;
+            match driver.next_event(POLL)? {
+                Next::Event(event) => {
+                    metrics.event();
+                    if let EventKind::Drop(drop) = &event.kind {
+                        metrics.dropped(drop.count);
+                        dropped_events += drop.count;
+                        tracing::debug!(
+                            pid = event.pid,
+                            tid = event.tid,
+                            "{} event(s) lost: {}",
+                            drop.count,
+                            drop.reason
+                        );
+                    }
+                    if let Some(out) = events_out.as_mut() {
+                        out.write(&event)?;
+                    }
+                    engine.process(&event, &mut alerts);
+                    for alert in alerts.drain(..) {
+                        metrics.alert(&alert.rule, alert.priority.name());
+                        alerts_out.write(&alert, engine.clock())?;
+                        outputs.send(&alert, engine.clock(), &hostname);
+                    }
                 }
+                Next::Timeout => {
+                    if args.system && signals.terminate.load(Ordering::SeqCst) {
+                        driver.stop()?;
+                    }
+                }
+                Next::End(status) => break status,
             }
-            Next::End(status) => break status,
+        };
+        if let Some(out) = events_out.as_mut() {
+            out.finish()?;
         }
+        alerts_out.finish()?;
+        Ok(status)
     };
-    if let Some(out) = events_out.as_mut() {
-        out.finish()?;
-    }
-    alerts_out.finish()?;
+    let pumped = pump();
+    drop(stats_logger);
+    let undelivered = close_outputs(outputs);
+    let status = pumped?;
     let engine_stats = engine.stats();
     tracing::info!(
         events = engine_stats.events,
         evaluated = engine_stats.evaluated,
         alerts = engine_stats.alerts,
+        undelivered,
         "rules"
     );
     let stats = driver.stats();

@@ -5,8 +5,12 @@
 //! and inherited) and taken by one thread with `sigwaitinfo`. Signals a terminal sends (Ctrl-C,
 //! `si_code == SI_KERNEL`) already reach the workload through its process group, so forwarding
 //! them would deliver them twice; those are only noted.
+//!
+//! One signal may be kept by the agent instead, as its rules-reload request (`--reload-signal`;
+//! SIGHUP by default with `--system`, where there is no workload to forward to): it sets
+//! `reload`, which the event loop checks, and is not forwarded.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The signals passed on to the workload.
@@ -29,6 +33,10 @@ pub struct Forwarder {
     target: Mutex<Target>,
     /// A terminating signal arrived (used to end `--system` captures).
     pub terminate: AtomicBool,
+    /// The signal that asks for a rules reload (0: none; every signal is forwarded).
+    reload_signal: AtomicI32,
+    /// A rules reload was asked for and not yet done.
+    pub reload: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +92,11 @@ impl Forwarder {
     }
 
     fn deliver(&self, sig: i32, from_terminal: bool) {
+        if sig == self.reload_signal.load(Ordering::SeqCst) && !from_terminal {
+            tracing::debug!(signal = sig, "rules reload asked for");
+            self.reload.store(true, Ordering::SeqCst);
+            return;
+        }
         if matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT) {
             self.terminate.store(true, Ordering::SeqCst);
         }
@@ -114,6 +127,11 @@ impl Forwarder {
                 std::io::Error::last_os_error()
             );
         }
+    }
+
+    /// Keeps `sig` as the rules-reload request instead of forwarding it (0: forward all).
+    pub fn set_reload_signal(&self, sig: i32) {
+        self.reload_signal.store(sig, Ordering::SeqCst);
     }
 
     /// Sets the workload's pid and passes on the signals that came before it existed.

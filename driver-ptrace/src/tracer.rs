@@ -240,7 +240,15 @@ impl Tracer {
     fn trace(&mut self) {
         loop {
             match self.next_report() {
-                Ok(Some(report)) => self.handle(report),
+                Ok(Some(report)) => {
+                    self.handle(report);
+                    // Every tracee is gone (the workload's orphans are tracees too): tracing is
+                    // over, even while the agent has children of its own (an alerts program)
+                    // that `wait(-1)` would otherwise wait for until they end.
+                    if self.root_status.is_some() && self.tasks.is_empty() {
+                        break;
+                    }
+                }
                 Ok(None) => break,
                 Err(err) => {
                     tracing::error!("tracer: {err}");

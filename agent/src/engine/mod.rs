@@ -102,6 +102,8 @@ pub struct Engine {
     by_rule: Vec<u64>,
     /// Whether rules read fd state (and so may need an fd loaded from `/proc`).
     reads_fds: bool,
+    /// Where the user database is, for a ruleset swapped in later that needs it.
+    users_files: (PathBuf, PathBuf),
 }
 
 /// The machine's host name (`gethostname(2)`), or `unknown`.
@@ -143,6 +145,7 @@ impl Engine {
             users::Users::default()
         };
         Engine {
+            users_files: (config.passwd, config.group),
             by_rule: vec![0; ruleset.rules().len()],
             reads_fds: needs.contains(StateNeeds::FD),
             state: State::with_procfs(ProcFs::new(config.proc_root), needs),
@@ -159,6 +162,35 @@ impl Engine {
     /// The rules.
     pub fn ruleset(&self) -> &Ruleset {
         &self.ruleset
+    }
+
+    /// Swaps in `ruleset`, keeping the process and fd state built so far (a rules reload).
+    /// Returns the state the new rules read that this engine does not keep: that state was not
+    /// needed when the engine started, so the events that build it are not being traced, and
+    /// fields reading it may be missing. The user database is loaded now if newly needed.
+    pub fn replace_ruleset(&mut self, ruleset: Ruleset) -> StateNeeds {
+        let needs = ruleset.state_needs();
+        if needs.contains(StateNeeds::USER)
+            && !self.ruleset.state_needs().contains(StateNeeds::USER)
+        {
+            self.host.users = users::Users::from_files(&self.users_files.0, &self.users_files.1);
+        }
+        let kept = self.state.tracking();
+        let mut missing = StateNeeds::NONE;
+        for need in [
+            StateNeeds::PROCESS,
+            StateNeeds::FD,
+            StateNeeds::CONTAINER,
+            StateNeeds::FILE_WRITES,
+        ] {
+            if needs.contains(need) && !kept.contains(need) {
+                missing |= need;
+            }
+        }
+        self.reads_fds = needs.contains(StateNeeds::FD);
+        self.by_rule = vec![0; ruleset.rules().len()];
+        self.ruleset = ruleset;
+        missing
     }
 
     /// The host name alerts carry.
