@@ -87,10 +87,14 @@ impl Alert {
             tags: &'a [String],
             time: String,
         }
+        // Sorted by name, as Falco writes them (the map keeps insertion order: the crate is
+        // built with serde_json's `preserve_order` for `lanner fargate patch`).
+        let mut fields = self.output_fields.clone();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
         let wire = Wire {
             hostname,
             output: self.text(clock),
-            output_fields: self.output_fields.iter().cloned().collect(),
+            output_fields: fields.into_iter().collect(),
             priority: self.priority.name(),
             rule: &self.rule,
             source: &self.source,
