@@ -2,5 +2,6 @@
 //! the integration tests and benchmarks use them directly.
 
 pub mod bench;
+pub mod ecs;
 pub mod engine;
 pub mod fargate;

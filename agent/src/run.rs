@@ -15,7 +15,7 @@ use lanner_common::{DriverError, Event, EventKind, SyscallSet};
 use crate::cli::{Format, RunArgs};
 use crate::drivers;
 use crate::signals::Forwarder;
-use lanner::engine::{self, Alert, Engine};
+use lanner::engine::{self, Alert, Engine, EngineConfig, WorkloadContainer};
 
 /// How often the loop wakes without events, to notice a stop request.
 const POLL: Duration = Duration::from_millis(200);
@@ -156,6 +156,16 @@ fn spawn_failure(err: DriverError) -> anyhow::Error {
     }
 }
 
+/// The container the wrapped workload runs in, when the platform says (ECS). Not for
+/// `--system`: there the agent sees every container's processes, and the metadata endpoint
+/// describes only the agent's own.
+fn workload_container(args: &RunArgs) -> Option<WorkloadContainer> {
+    if args.system {
+        return None;
+    }
+    lanner::ecs::from_env()
+}
+
 /// CPU time the agent itself used so far (all its threads), in milliseconds: what `lanner bench`
 /// reports as the agent's share.
 fn own_cpu_ms() -> u64 {
@@ -174,7 +184,11 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     let target = target(&args)?;
     let ruleset = load_rules(&args.rules, args.strict)?;
     let interest = interest(&args, &ruleset)?;
-    let mut engine = Engine::new(ruleset);
+    let config = EngineConfig {
+        workload: workload_container(&args),
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::with_config(ruleset, config);
     let mut alerts_out =
         AlertsOut::create(args.alerts_out.as_deref(), args.format, engine.hostname())?;
     let mut alerts = Vec::new();

@@ -64,6 +64,16 @@ impl Alert {
         }
     }
 
+    /// Adds fields beyond the rule's output (as Falco's `append_output` does); a field the
+    /// rule's output has already keeps the rule's value.
+    pub fn add_fields(&mut self, fields: Vec<(String, serde_json::Value)>) {
+        for (name, value) in fields {
+            if !self.output_fields.iter().any(|(n, _)| *n == name) {
+                self.output_fields.push((name, value));
+            }
+        }
+    }
+
     /// `HH:MM:SS.nnnnnnnnn: Priority output`: Falco's text line (UTC).
     pub fn text(&self, clock: &WallClock) -> String {
         let time = clock.rfc3339(self.ts);
