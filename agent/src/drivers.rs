@@ -6,9 +6,25 @@ use lanner_common::SyscallSet;
 
 use crate::cli::DriverChoice;
 
+/// What this machine (and this build) allows the eBPF driver to do.
+#[cfg(feature = "ebpf")]
+fn ebpf_probe() -> ProbeReport {
+    lanner_driver_ebpf::probe()
+}
+
+/// A build without the `ebpf` feature (the static ptrace-only binary) has no eBPF driver,
+/// whatever the machine allows.
+#[cfg(not(feature = "ebpf"))]
+fn ebpf_probe() -> ProbeReport {
+    ProbeReport::unavailable(
+        "ebpf",
+        "this lanner was built without the eBPF driver (ptrace-only build, no `ebpf` feature)",
+    )
+}
+
 /// Every driver's probe, in preference order for `auto`.
 pub fn probe_all() -> Vec<ProbeReport> {
-    vec![lanner_driver_ebpf::probe(), lanner_driver_ptrace::probe()]
+    vec![ebpf_probe(), lanner_driver_ptrace::probe()]
 }
 
 /// `lanner drivers`: one block per driver.
@@ -29,7 +45,7 @@ pub fn select(
     system: bool,
     entry_only: SyscallSet,
 ) -> Result<Box<dyn Driver>> {
-    let ebpf = lanner_driver_ebpf::probe();
+    let ebpf = ebpf_probe();
     match choice {
         DriverChoice::Ptrace => {
             let report = lanner_driver_ptrace::probe();
