@@ -84,7 +84,8 @@ pub enum FargateCommand {
 /// `lanner fargate patch ...`
 #[derive(Debug, clap::Args)]
 pub struct FargatePatchArgs {
-    /// The task definition (JSON, bare or as `aws ecs describe-task-definition` prints it).
+    /// The task definition (JSON, bare or as `aws ecs describe-task-definition` prints it);
+    /// `-` for standard input.
     pub task_definition: PathBuf,
     /// Write the result here instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "OUT")]

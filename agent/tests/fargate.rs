@@ -378,3 +378,31 @@ fn a_container_without_a_command_is_an_error_naming_it() {
     );
     assert!(out.stdout.is_empty(), "nothing written on failure");
 }
+
+#[test]
+fn standard_input_to_standard_output() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let input = example_dir().join("task-definition.json");
+    let mut child = Command::new(LANNER)
+        .args(["fargate", "patch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lanner runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(read_json(&input).to_string().as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("lanner ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let piped: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(piped, patch(&input, "stdin-reference", &[]));
+}
