@@ -406,3 +406,94 @@ fn standard_input_to_standard_output() {
     let piped: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(piped, patch(&input, "stdin-reference", &[]));
 }
+
+/// Whether the ptrace driver can run here; prints why not when it cannot.
+fn ptrace_available() -> bool {
+    let report = lanner_driver_ptrace::probe();
+    if !report.available {
+        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
+    }
+    report.available
+}
+
+#[test]
+fn the_patched_command_line_runs_the_workload_under_lanner() {
+    if !ptrace_available() {
+        return;
+    }
+    // What the container runtime will exec: entryPoint followed by command, with lanner where
+    // the sidecar's volume puts it (here: the binary under test).
+    let input = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fargate-exec-in.json");
+    std::fs::write(
+        &input,
+        r#"{"family":"f","containerDefinitions":[{"name":"app","image":"x","essential":true,
+            "entryPoint":["/bin/sh","-c"],"command":["cat /etc/shadow > /dev/null; exit 3"]}]}"#,
+    )
+    .expect("write input");
+    let patched = patch(&input, "exec", &["--lanner-path", LANNER]);
+    let container = &patched["containerDefinitions"][0];
+    let argv: Vec<&str> = strings(&container["entryPoint"], "entryPoint")
+        .into_iter()
+        .chain(strings(&container["command"], "command"))
+        .collect();
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("the patched command line runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the workload's status: {stderr}"
+    );
+    assert!(
+        stderr.contains("\"rule\":\"Read sensitive file untrusted\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_sidecar_dockerfile_matches_what_the_patch_expects() {
+    let dockerfile = std::fs::read_to_string(example_dir().join("Dockerfile.sidecar"))
+        .expect("Dockerfile.sidecar");
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.first(), Some(&"FROM scratch"), "no libc, no shell");
+    let lanner = lanner::fargate::DEFAULT_LANNER_PATH;
+    let volume = Path::new(lanner)
+        .parent()
+        .and_then(Path::to_str)
+        .expect("a directory");
+    assert!(
+        lines.contains(&format!("VOLUME [\"{volume}\"]").as_str()),
+        "{dockerfile}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("COPY dist/lanner-") && l.ends_with(lanner)),
+        "the binary `cargo xtask dist` makes, at {lanner}: {dockerfile}"
+    );
+    // The sidecar container the patch adds runs the image's binary with --version.
+    let input = example_dir().join("task-definition.json");
+    let patched = patch(
+        &input,
+        "sidecar-dockerfile",
+        &["--sidecar-image", SIDECAR_IMAGE],
+    );
+    let sidecar = patched["containerDefinitions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == "lanner"))
+        .expect("sidecar");
+    let entry = format!(
+        "ENTRYPOINT [{}]",
+        strings(&sidecar["entryPoint"], "entryPoint")
+            .iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert!(lines.contains(&entry.as_str()), "{entry} in {dockerfile}");
+}
