@@ -71,6 +71,11 @@ pub fn run_dist(root: &Path, args: &Args) -> Result<()> {
 }
 
 fn build(root: &Path) -> Result<PathBuf> {
+    // A cross build would need a cross linker and an x86_64 glibc; not this command's job.
+    ensure!(
+        cfg!(all(target_arch = "x86_64", target_os = "linux")),
+        "cargo xtask dist builds the x86_64 Linux binary on an x86_64 Linux machine"
+    );
     let started = Instant::now();
     let args = [
         "build",
@@ -131,6 +136,10 @@ fn smoke(binary: &Path) -> Result<()> {
         .output()
         .with_context(|| format!("running {}", binary.display()))?;
     let report = String::from_utf8_lossy(&drivers.stdout);
+    ensure!(
+        report.contains("built without the eBPF driver"),
+        "the dist binary should be ptrace-only, but `lanner drivers` says:\n{report}"
+    );
     if !report.contains("ptrace: available") {
         eprintln!("SKIPPED: the ptrace driver cannot run here:\n{report}");
         return Ok(());
