@@ -134,7 +134,7 @@ enum F {
     ContainerImageRepository,
     ContainerImageTag,
     ContainerImageId,
-    /// Container metadata that needs a runtime's API (image, privileged, ...): unknown.
+    /// Container metadata that needs a runtime's API (privileged, start time, info): unknown.
     ContainerUnknown,
     /// A field of the table this engine does not serve (a test keeps this from happening).
     Unserved,
