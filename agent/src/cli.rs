@@ -26,6 +26,9 @@ pub enum Commands {
     Rules(RulesCommand),
     /// Measure what each driver costs a set of workloads, side by side, as ratios to bare.
     Bench(BenchArgs),
+    /// Package lanner for AWS ECS on Fargate.
+    #[command(subcommand)]
+    Fargate(FargateCommand),
     /// One benchmark workload (used by `bench`).
     #[command(hide = true)]
     BenchWorkload {
@@ -69,6 +72,33 @@ pub struct BenchArgs {
     /// Draw the per-test ratios as a grouped bar chart (SVG) to this file.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+}
+
+/// `lanner fargate ...`
+#[derive(Debug, Subcommand)]
+pub enum FargateCommand {
+    /// Rewrite an ECS task definition so its containers run under `lanner run --driver ptrace`.
+    Patch(FargatePatchArgs),
+}
+
+/// `lanner fargate patch ...`
+#[derive(Debug, clap::Args)]
+pub struct FargatePatchArgs {
+    /// The task definition (JSON, bare or as `aws ecs describe-task-definition` prints it);
+    /// `-` for standard input.
+    pub task_definition: PathBuf,
+    /// Write the result here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Where the lanner binary is inside the containers.
+    #[arg(long, value_name = "PATH", default_value = lanner::fargate::DEFAULT_LANNER_PATH)]
+    pub lanner_path: String,
+    /// Add a sidecar container with this image that carries lanner to the others (volumesFrom).
+    #[arg(long, value_name = "IMAGE")]
+    pub sidecar_image: Option<String>,
+    /// The containers to wrap, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub containers: Vec<String>,
 }
 
 /// `lanner rules ...`

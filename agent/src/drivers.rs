@@ -6,9 +6,25 @@ use lanner_common::SyscallSet;
 
 use crate::cli::DriverChoice;
 
+/// What this machine (and this build) allows the eBPF driver to do.
+#[cfg(feature = "ebpf")]
+fn ebpf_probe() -> ProbeReport {
+    lanner_driver_ebpf::probe()
+}
+
+/// A build without the `ebpf` feature (the static ptrace-only binary) has no eBPF driver,
+/// whatever the machine allows.
+#[cfg(not(feature = "ebpf"))]
+fn ebpf_probe() -> ProbeReport {
+    ProbeReport::unavailable(
+        "ebpf",
+        "this lanner was built without the eBPF driver (ptrace-only build, no `ebpf` feature)",
+    )
+}
+
 /// Every driver's probe, in preference order for `auto`.
 pub fn probe_all() -> Vec<ProbeReport> {
-    vec![lanner_driver_ebpf::probe(), lanner_driver_ptrace::probe()]
+    vec![ebpf_probe(), lanner_driver_ptrace::probe()]
 }
 
 /// `lanner drivers`: one block per driver.
@@ -16,10 +32,16 @@ pub fn print_report() -> String {
     probe_all().iter().map(ToString::to_string).collect()
 }
 
-fn ebpf_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
+#[cfg(feature = "ebpf")]
+fn ebpf_driver(entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
     let mut driver = lanner_driver_ebpf::EbpfDriver::default();
     driver.set_entry_only(entry_only);
-    Box::new(driver)
+    Ok(Box::new(driver))
+}
+
+#[cfg(not(feature = "ebpf"))]
+fn ebpf_driver(_entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
+    bail!("this lanner was built without the eBPF driver (no `ebpf` feature)")
 }
 
 fn ptrace_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
@@ -35,7 +57,7 @@ pub fn select(
     system: bool,
     entry_only: SyscallSet,
 ) -> Result<Box<dyn Driver>> {
-    let ebpf = lanner_driver_ebpf::probe();
+    let ebpf = ebpf_probe();
     match choice {
         DriverChoice::Ptrace => {
             let report = lanner_driver_ptrace::probe();
@@ -48,12 +70,12 @@ pub fn select(
             if !ebpf.available {
                 bail!("{}", ebpf.to_string().trim_end());
             }
-            Ok(ebpf_driver(entry_only))
+            ebpf_driver(entry_only)
         }
         DriverChoice::Auto => {
             if ebpf.available {
                 tracing::info!("driver: ebpf (the kernel allows it)");
-                return Ok(ebpf_driver(entry_only));
+                return ebpf_driver(entry_only);
             }
             if system {
                 bail!(

@@ -2,6 +2,8 @@
 //! the integration tests and benchmarks use them directly.
 
 pub mod bench;
+pub mod ecs;
 pub mod engine;
 pub mod metrics;
 pub mod outputs;
+pub mod fargate;

@@ -4,6 +4,7 @@
 mod cli;
 mod drivers;
 mod reload;
+mod fargate_cmd;
 mod rules_cmd;
 mod run;
 mod signals;
@@ -143,6 +144,9 @@ fn main() -> ExitCode {
                 0
             }),
         Commands::Bench(args) => bench_cmd(args),
+        Commands::Fargate(cli::FargateCommand::Patch(args)) => {
+            fargate_cmd::patch(&args).map(|()| 0)
+        }
         Commands::BenchWorkload {
             name,
             seconds,

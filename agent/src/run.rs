@@ -17,7 +17,7 @@ use crate::cli::{Format, ReloadSignal, RunArgs};
 use crate::drivers;
 use crate::reload::Reloader;
 use crate::signals::Forwarder;
-use lanner::engine::{self, Alert, Engine};
+use lanner::engine::{self, Alert, Engine, EngineConfig, WorkloadContainer};
 use lanner::metrics::{self, Metrics, StatsLogger};
 use lanner::outputs::{HttpOut, Outputs, ProgramOut, Shape};
 
@@ -162,6 +162,20 @@ fn spawn_failure(err: DriverError) -> anyhow::Error {
     }
 }
 
+/// The container the wrapped workload runs in, when the platform says (ECS). Not for
+/// `--system`: there the agent sees every container's processes, and the metadata endpoint
+/// describes only the agent's own.
+/// Read on a thread of its own while the rules load: the workload's start waits for both.
+fn workload_container(args: &RunArgs) -> std::thread::JoinHandle<Option<WorkloadContainer>> {
+    let system = args.system;
+    std::thread::spawn(move || {
+        if system {
+            return None;
+        }
+        lanner::ecs::from_env()
+    })
+}
+
 /// CPU time the agent itself used so far (all its threads), in milliseconds: what `lanner bench`
 /// reports as the agent's share.
 fn own_cpu_ms() -> u64 {
@@ -220,9 +234,15 @@ fn close_outputs(outputs: Outputs) -> u64 {
 /// Runs `lanner run`; returns the exit code (the workload's status, as a shell reports it).
 pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     let target = target(&args)?;
+    let workload = workload_container(&args);
     let ruleset = load_rules(&args.rules, args.strict)?;
     let interest = interest(&args, &ruleset)?;
-    let mut engine = Engine::new(ruleset);
+    let config = EngineConfig {
+        // A panic in the metadata reader costs the context, not the run.
+        workload: workload.join().unwrap_or(None),
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::with_config(ruleset, config);
     let mut alerts_out =
         AlertsOut::create(args.alerts_out.as_deref(), args.format, engine.hostname())?;
     let mut alerts = Vec::new();

@@ -6,7 +6,7 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use lanner::engine::{self, Alert, Engine, EngineConfig, FdKind};
+use lanner::engine::{self, Alert, Engine, EngineConfig, FdKind, WorkloadContainer};
 use lanner_common::decode::sockaddr::SockAddr;
 use lanner_common::event::{
     Arg, ArgValue, DropEvent, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind, SyscallEvent,
@@ -173,6 +173,7 @@ impl Machine {
             passwd: self.dir.join("passwd"),
             group: self.dir.join("group"),
             hostname: Some("test-host".to_owned()),
+            ..EngineConfig::default()
         }
     }
 
@@ -1009,4 +1010,64 @@ fn a_missing_proc_tree_is_not_an_error() {
     let mut engine = Engine::with_config(engine::default_ruleset().expect("rules"), config);
     let alerts = run(&mut engine, &cat_shadow(PID));
     assert_eq!(names(&alerts), ["Read sensitive file untrusted"]);
+}
+
+#[test]
+fn a_workload_container_serves_container_fields_and_goes_into_every_alert() {
+    let machine = Machine::new("workload");
+    // The cgroup says nothing (a private cgroup namespace, as in a Fargate task).
+    machine.process(PID, 1, "sh", &["sh"], 0, "0::/\n");
+    let config = EngineConfig {
+        workload: Some(WorkloadContainer {
+            id: "cd189a933e5849daa93386466019ab50-2495160603".into(),
+            name: "api".into(),
+            image: "111122223333.dkr.ecr.us-west-2.amazonaws.com/shop-api:1.4.2".into(),
+            image_id: Some("sha256:25f3".into()),
+            runtime: "ecs",
+            extra_fields: vec![("ecs.task_arn".into(), "arn:aws:ecs:task/x".into())],
+        }),
+        ..machine.config()
+    };
+    let yaml = rule(
+        "evt.type = openat and fd.name = /etc/shadow and container.image.tag = 1.4.2 and container.image.repository endswith /shop-api",
+        "id=%container.id name=%container.name type=%container.type image=%container.image image_id=%container.image.id",
+    );
+    let ruleset = lanner_rules::load_str("test.yaml", &yaml, Default::default()).expect("rules");
+    let mut engine = Engine::with_config(ruleset, config);
+    let alerts = run(&mut engine, &cat_shadow(PID));
+    assert_eq!(
+        outputs(&alerts),
+        ["id=cd189a933e5849daa93386466019ab50-2495160603 name=api type=ecs image=111122223333.dkr.ecr.us-west-2.amazonaws.com/shop-api:1.4.2 image_id=sha256:25f3"]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&engine.alert_json(&alerts[0])).expect("JSON");
+    let fields = &json["output_fields"];
+    assert_eq!(fields["ecs.task_arn"], "arn:aws:ecs:task/x");
+    assert_eq!(fields["container.name"], "api");
+    assert_eq!(
+        fields["container.image"],
+        "111122223333.dkr.ecr.us-west-2.amazonaws.com/shop-api:1.4.2"
+    );
+    let keys: Vec<&String> = fields.as_object().expect("object").keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(
+        keys, sorted,
+        "output_fields in Falco's (alphabetical) order"
+    );
+}
+
+#[test]
+fn without_a_workload_container_image_fields_are_unknown() {
+    let machine = Machine::new("no-workload");
+    let mut engine = machine.rules(&rule(
+        "evt.type = openat and fd.name = /etc/shadow",
+        "image=%container.image tag=%container.image.tag",
+    ));
+    let alerts = run(&mut engine, &cat_shadow(PID));
+    assert_eq!(outputs(&alerts), ["image=<NA> tag=<NA>"]);
+    assert!(alerts[0]
+        .output_fields
+        .iter()
+        .all(|(n, _)| !n.starts_with("ecs.")));
 }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod demo;
+mod dist;
 mod driver_bench;
 mod gen_syscalls;
 mod install_deps;
@@ -41,6 +42,8 @@ enum Command {
     },
     /// Run the embedded default rules against a demo workload under every available driver.
     Demo,
+    /// Build the static ptrace-only lanner into dist/, check it is static, run a workload under it.
+    Dist(dist::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn run() -> Result<()> {
         Command::InstallDeps => install_deps::run_install(&root),
         Command::Test | Command::Ci => test::run_all(&root),
         Command::Demo => demo::run_demo(&root),
+        Command::Dist(args) => dist::run_dist(&root, args),
         Command::Bench => bench::run_bench(&root),
         Command::BenchDriver { rounds } => driver_bench::run_driver_bench(&root, *rounds),
     }

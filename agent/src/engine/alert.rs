@@ -64,6 +64,16 @@ impl Alert {
         }
     }
 
+    /// Adds fields beyond the rule's output (as Falco's `append_output` does); a field the
+    /// rule's output has already keeps the rule's value.
+    pub fn add_fields(&mut self, fields: Vec<(String, serde_json::Value)>) {
+        for (name, value) in fields {
+            if !self.output_fields.iter().any(|(n, _)| *n == name) {
+                self.output_fields.push((name, value));
+            }
+        }
+    }
+
     /// `HH:MM:SS.nnnnnnnnn: Priority output`: Falco's text line (UTC).
     pub fn text(&self, clock: &WallClock) -> String {
         let time = clock.rfc3339(self.ts);
@@ -87,10 +97,14 @@ impl Alert {
             tags: &'a [String],
             time: String,
         }
+        // Sorted by name, as Falco writes them (the map keeps insertion order: the crate is
+        // built with serde_json's `preserve_order` for `lanner fargate patch`).
+        let mut fields = self.output_fields.clone();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
         let wire = Wire {
             hostname,
             output: self.text(clock),
-            output_fields: self.output_fields.iter().cloned().collect(),
+            output_fields: fields.into_iter().collect(),
             priority: self.priority.name(),
             rule: &self.rule,
             source: &self.source,

@@ -25,6 +25,7 @@ use lanner_rules::{EventCode, FieldArg, FieldId, FieldSource, Value, FIELDS};
 use super::caps;
 use super::state::{self, Fd, FdKind, OpenFlags, PathArg, Process, SocketFd, State};
 use super::users::Users;
+use super::workload::WorkloadContainer;
 
 /// What the engine knows of the machine it runs on: the same for every event.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub struct Host {
     pub users: Users,
     pub hostname: String,
     pub clock: WallClock,
+    /// The container of every process, when the agent was told it.
+    pub workload: Option<WorkloadContainer>,
 }
 
 /// What an ancestor field reads of the ancestor.
@@ -127,7 +130,11 @@ enum F {
     ContainerId,
     ContainerName,
     ContainerType,
-    /// Container metadata that needs a runtime's API (image, privileged, ...): unknown.
+    ContainerImage,
+    ContainerImageRepository,
+    ContainerImageTag,
+    ContainerImageId,
+    /// Container metadata that needs a runtime's API (privileged, start time, info): unknown.
     ContainerUnknown,
     /// A field of the table this engine does not serve (a test keeps this from happening).
     Unserved,
@@ -223,13 +230,12 @@ fn field_of(name: &str) -> F {
         "container.id" => F::ContainerId,
         "container.name" => F::ContainerName,
         "container.type" => F::ContainerType,
-        "container.image"
-        | "container.image.repository"
-        | "container.image.tag"
-        | "container.image.id"
-        | "container.privileged"
-        | "container.start_ts"
-        | "container.info" => F::ContainerUnknown,
+        // Known only when the agent was told the workload's container (ECS metadata).
+        "container.image" => F::ContainerImage,
+        "container.image.repository" => F::ContainerImageRepository,
+        "container.image.tag" => F::ContainerImageTag,
+        "container.image.id" => F::ContainerImageId,
+        "container.privileged" | "container.start_ts" | "container.info" => F::ContainerUnknown,
         _ => F::Unserved,
     }
 }
@@ -345,6 +351,18 @@ impl Ends {
 }
 
 impl<'a> View<'a> {
+    /// A string the workload container has, or `Missing` (no container told, or no value).
+    fn workload_text(
+        &self,
+        get: impl FnOnce(&'a WorkloadContainer) -> Option<&'a str>,
+    ) -> Value<'a> {
+        self.host
+            .workload
+            .as_ref()
+            .and_then(get)
+            .map_or(Value::Missing, |s| text(s.as_bytes()))
+    }
+
     /// The view of `event`, the `num`th processed, of type `code`.
     pub fn new(
         event: &'a Event,
@@ -883,6 +901,20 @@ impl FieldSource for View<'_> {
                 None => Value::Missing,
             },
             // ---- container ----
+            // The container the agent was told of is every process's: /proc may hide it.
+            F::ContainerId if self.host.workload.is_some() => {
+                self.workload_text(|w| Some(w.short_id()))
+            }
+            F::ContainerName if self.host.workload.is_some() => {
+                self.workload_text(|w| Some(&w.name))
+            }
+            F::ContainerType if self.host.workload.is_some() => {
+                self.workload_text(|w| Some(w.runtime))
+            }
+            F::ContainerImage => self.workload_text(|w| Some(&w.image)),
+            F::ContainerImageRepository => self.workload_text(|w| Some(w.repository())),
+            F::ContainerImageTag => self.workload_text(WorkloadContainer::tag),
+            F::ContainerImageId => self.workload_text(|w| w.image_id.as_deref()),
             F::ContainerId => process.map_or(Value::Missing, |p| text(p.container_id().as_bytes())),
             F::ContainerName => match process {
                 Some(p) if p.container.is_none() => text(b"host"),

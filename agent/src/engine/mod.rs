@@ -14,6 +14,7 @@ mod caps;
 mod fields;
 mod state;
 mod users;
+mod workload;
 
 use std::path::PathBuf;
 
@@ -27,6 +28,7 @@ pub use state::{
     basename, dirname, resolve_path, AnonKind, Caps, Container, Fd, FdKind, FdTable, FileFd, Ids,
     ProcFs, Process, SocketFd, State,
 };
+pub use workload::WorkloadContainer;
 
 /// The embedded default rules (adapted from Falco's; see the file's header).
 pub const DEFAULT_RULES: &str = include_str!("../../rules/default.yaml");
@@ -79,6 +81,11 @@ pub struct EngineConfig {
     pub group: PathBuf,
     /// The host name alerts carry; the machine's when `None`.
     pub hostname: Option<String>,
+    /// The container every process the engine sees is in, when the agent was told it (the
+    /// ECS task metadata endpoint): it serves the `container.*` fields for every process and
+    /// its fields go into every alert. Only for a wrapped workload: `--system` sees processes
+    /// of every container.
+    pub workload: Option<WorkloadContainer>,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +95,7 @@ impl Default for EngineConfig {
             passwd: PathBuf::from("/etc/passwd"),
             group: PathBuf::from("/etc/group"),
             hostname: None,
+            workload: None,
         }
     }
 }
@@ -153,6 +161,7 @@ impl Engine {
                 users,
                 hostname: config.hostname.unwrap_or_else(hostname),
                 clock: WallClock::new(),
+                workload: config.workload,
             },
             stats: EngineStats::default(),
             ruleset,
@@ -261,7 +270,11 @@ impl Engine {
                     };
                     if rule.matches(code, &view) {
                         view.set_rendering(true);
-                        alerts.push(Alert::new(event.ts, &self.host.clock, rule, &view));
+                        let mut alert = Alert::new(event.ts, &self.host.clock, rule, &view);
+                        if let Some(workload) = &self.host.workload {
+                            alert.add_fields(workload.alert_fields());
+                        }
+                        alerts.push(alert);
                         view.set_rendering(false);
                         self.stats.alerts += 1;
                         if let Some(n) = self.by_rule.get_mut(idx as usize) {
