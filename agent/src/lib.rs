@@ -4,6 +4,6 @@
 pub mod bench;
 pub mod ecs;
 pub mod engine;
+pub mod fargate;
 pub mod metrics;
 pub mod outputs;
-pub mod fargate;

@@ -3,8 +3,8 @@
 
 mod cli;
 mod drivers;
-mod reload;
 mod fargate_cmd;
+mod reload;
 mod rules_cmd;
 mod run;
 mod signals;
