@@ -3,6 +3,7 @@
 
 mod cli;
 mod drivers;
+mod replay_cmd;
 mod rules_cmd;
 mod run;
 mod signals;
@@ -138,6 +139,7 @@ fn main() -> ExitCode {
                 print!("{report}");
                 0
             }),
+        Commands::Replay(args) => replay_cmd::replay(&args),
         Commands::Bench(args) => bench_cmd(args),
         Commands::BenchWorkload {
             name,

@@ -62,14 +62,14 @@ impl EventsOut {
 }
 
 /// Alerts, to stderr or a file, as Falco JSON or text.
-struct AlertsOut {
+pub(crate) struct AlertsOut {
     out: Box<dyn Write>,
     format: Format,
     hostname: String,
 }
 
 impl AlertsOut {
-    fn create(path: Option<&Path>, format: Format, hostname: String) -> Result<Self> {
+    pub(crate) fn create(path: Option<&Path>, format: Format, hostname: String) -> Result<Self> {
         let out: Box<dyn Write> = match path {
             Some(path) => {
                 Box::new(BufWriter::new(File::create(path).with_context(|| {
@@ -85,7 +85,7 @@ impl AlertsOut {
         })
     }
 
-    fn write(&mut self, alert: &Alert, clock: &WallClock) -> Result<()> {
+    pub(crate) fn write(&mut self, alert: &Alert, clock: &WallClock) -> Result<()> {
         let line = match self.format {
             Format::Json => alert.json(clock, &self.hostname),
             Format::Text => alert.text(clock),
@@ -93,7 +93,7 @@ impl AlertsOut {
         writeln!(self.out, "{line}").context("writing an alert")
     }
 
-    fn finish(&mut self) -> Result<()> {
+    pub(crate) fn finish(&mut self) -> Result<()> {
         self.out.flush().context("flushing alerts")
     }
 }

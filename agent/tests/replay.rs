@@ -75,3 +75,50 @@ fn replay_raises_the_live_runs_alerts() {
         assert!(names.contains(&rule), "{rule} not in {names:?}");
     }
 }
+
+/// `lanner replay FILE` re-evaluates a recording made by `lanner run --events-out FILE`: the
+/// same rule fires, with rules given on the command line too.
+#[test]
+fn lanner_replay_re_evaluates_a_recording() {
+    const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
+    let report = lanner_driver_ptrace::probe();
+    if !report.available {
+        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lanner-replay-cmd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let events = dir.join("events.jsonl");
+    let run = std::process::Command::new(LANNER)
+        .arg("run")
+        .arg("--events-out")
+        .arg(&events)
+        .args(["--", "sh", "-c", "cat /etc/shadow > /dev/null"])
+        .output()
+        .expect("lanner run");
+    assert!(run.status.success(), "{run:?}");
+    let rules = dir.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: cat ran\n  desc: d\n  condition: evt.type = execve and proc.name = cat\n  \
+         output: cat ran (%proc.cmdline)\n  priority: NOTICE\n",
+    )
+    .expect("rules");
+    let names = |extra: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(LANNER)
+            .arg("replay")
+            .arg(&events)
+            .args(extra)
+            .output()
+            .expect("lanner replay");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["rule"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&[]), ["Read sensitive file untrusted"]);
+    assert_eq!(names(&["--rules".as_ref(), rules.as_os_str()]), ["cat ran"]);
+    std::fs::remove_dir_all(dir).ok();
+}
