@@ -468,6 +468,7 @@ fn ssh_to_a_non_standard_port() {
     let ssh = |port: u16| {
         format!(
             "ssh -o BatchMode=yes -o ConnectTimeout=1 -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null \
              -p {port} 198.51.100.1 true 2> /dev/null; true"
         )
     };
