@@ -1,17 +1,32 @@
-//! Engine throughput: state update + rule evaluation per event, with the embedded Falco rules,
-//! over a stream shaped like a real workload's (a shell starting programs that open libraries
-//! and files, close them, connect out). Processes are made-up pids that /proc does not know, so
-//! nothing but the engine is measured. Run with `cargo bench -p lanner --bench engine`.
+//! Engine throughput: state update + rule evaluation per event, through `Engine::process`.
+//!
+//! - `engine/falco rules, state + evaluation`: the embedded rules over a synthetic stream shaped
+//!   like a real workload's (a shell starting programs that open libraries and files, close
+//!   them, connect out).
+//! - `replay/...`: a real workload recorded under the ptrace driver (benches/data, see
+//!   record.sh there), replayed through the replay driver with each ruleset's interest set (so
+//!   the engine sees what a driver tracing for those rules would report), evaluated by the
+//!   default rules, and by the upstream Falco rules followed by the default ones. One engine
+//!   replays the stream again and again, as a long-running agent sees process after process.
+//!
+//! Processes are pids that the engine's /proc does not know, so nothing but the engine is
+//! measured; it runs on one thread, so events/s is per core. Run with
+//! `cargo bench -p lanner --bench engine`.
+
+#[path = "data/recording.rs"]
+mod recording;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use lanner::engine::{self, Engine};
 use lanner_common::decode::sockaddr::SockAddr;
+use lanner_common::driver::Target;
 use lanner_common::event::{
     Arg, ArgValue, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind, SyscallEvent,
 };
+use lanner_common::replay::ReplayDriver;
 use lanner_common::spec;
 use lanner_common::syscalls::{Abi, SyscallId};
-use lanner_common::{Event, EventKind};
+use lanner_common::{Driver, Event, EventKind};
 
 const BASE: u32 = 4_100_000;
 
@@ -177,5 +192,45 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The recording as a driver tracing for `ruleset` would report it.
+fn replayed_for(ruleset: &lanner_rules::Ruleset) -> Vec<Event> {
+    let mut driver = ReplayDriver::new(recording::events());
+    driver
+        .start(Target::System, &engine::interest(ruleset))
+        .expect("replay starts");
+    lanner_common::driver::collect(&mut driver)
+        .expect("replays")
+        .0
+}
+
+fn replay(c: &mut Criterion) {
+    let mut group = c.benchmark_group("replay");
+    for (name, ruleset) in [
+        (
+            "default rules",
+            engine::default_ruleset().expect("embedded rules"),
+        ),
+        (
+            "upstream + default rules",
+            recording::upstream_and_default(),
+        ),
+    ] {
+        let events = replayed_for(&ruleset);
+        let mut engine = recording::engine(ruleset);
+        let mut alerts = Vec::new();
+        group.throughput(Throughput::Elements(events.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for event in &events {
+                    engine.process(event, &mut alerts);
+                    alerts.clear();
+                }
+            })
+        });
+        black_box(engine.stats());
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, replay);
 criterion_main!(benches);

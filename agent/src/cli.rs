@@ -21,6 +21,8 @@ pub enum Commands {
     Run(RunArgs),
     /// Tell which drivers this machine can run, and why not for the others.
     Drivers,
+    /// Evaluate rules over events recorded with `lanner run --events-out FILE` (no kernel).
+    Replay(ReplayArgs),
     /// Work with rules files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -215,4 +217,24 @@ pub struct RunArgs {
     /// The command to run, after `--`.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// `lanner replay ...`
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The recording: JSON lines as `lanner run --events-out` writes them.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Rules files (Falco's format), loaded in order; the embedded default ruleset when none.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Fail when a rule cannot be served instead of skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write alerts to this file instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub alerts_out: Option<PathBuf>,
+    /// Alert format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: Format,
 }

@@ -5,6 +5,7 @@ mod cli;
 mod drivers;
 mod fargate_cmd;
 mod reload;
+mod replay_cmd;
 mod rules_cmd;
 mod run;
 mod signals;
@@ -143,6 +144,7 @@ fn main() -> ExitCode {
                 print!("{report}");
                 0
             }),
+        Commands::Replay(args) => replay_cmd::replay(&args),
         Commands::Bench(args) => bench_cmd(args),
         Commands::Fargate(cli::FargateCommand::Patch(args)) => {
             fargate_cmd::patch(&args).map(|()| 0)

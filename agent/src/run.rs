@@ -68,14 +68,14 @@ impl EventsOut {
 }
 
 /// Alerts, to stderr or a file, as Falco JSON or text.
-struct AlertsOut {
+pub(crate) struct AlertsOut {
     out: Box<dyn Write>,
     format: Format,
     hostname: String,
 }
 
 impl AlertsOut {
-    fn create(path: Option<&Path>, format: Format, hostname: String) -> Result<Self> {
+    pub(crate) fn create(path: Option<&Path>, format: Format, hostname: String) -> Result<Self> {
         let out: Box<dyn Write> = match path {
             Some(path) => {
                 Box::new(BufWriter::new(File::create(path).with_context(|| {
@@ -91,7 +91,7 @@ impl AlertsOut {
         })
     }
 
-    fn write(&mut self, alert: &Alert, clock: &WallClock) -> Result<()> {
+    pub(crate) fn write(&mut self, alert: &Alert, clock: &WallClock) -> Result<()> {
         let line = match self.format {
             Format::Json => alert.json(clock, &self.hostname),
             Format::Text => alert.text(clock),
@@ -99,7 +99,7 @@ impl AlertsOut {
         writeln!(self.out, "{line}").context("writing an alert")
     }
 
-    fn finish(&mut self) -> Result<()> {
+    pub(crate) fn finish(&mut self) -> Result<()> {
         self.out.flush().context("flushing alerts")
     }
 }

@@ -257,7 +257,7 @@ pub struct RawSyscall {
 }
 
 /// Names of the raw arguments of syscalls without a spec.
-const RAW_NAMES: [&str; 6] = ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"];
+pub(crate) const RAW_NAMES: [&str; 6] = ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"];
 
 impl RawSyscall {
     /// Decodes the raw capture into an event, using the spec table. The one place where

@@ -246,18 +246,32 @@ impl Ctx<'_> {
     fn check(&mut self, c: &Check) -> Result<Node, Error> {
         let (fref, ty, kind) = resolve_field(&c.lhs, self.item, &mut self.needs)?;
         if let FieldKind::Either(a, b) = kind {
-            // `fd.ip = x` is `fd.cip = x or fd.sip = x`; `!=` holds when it holds for both.
+            // `fd.ip = x` is `fd.cip = x or fd.sip = x`. `fd.ip != x` holds when neither side
+            // is x and at least one side is known: a side the engine cannot tell (the local
+            // end of a connect, which conditions do not read from /proc) must not make `!=`
+            // false, or `outbound` (`fd.ip != "0.0.0.0"`) could never match a connect.
             let mut parts = Vec::with_capacity(2);
+            let mut known = Vec::with_capacity(2);
             for name in [a, b] {
                 let mut sub = c.clone();
                 sub.lhs.name = name.into();
+                if c.op == Op::Ne {
+                    sub.op = Op::Eq;
+                    let mut exists = sub.clone();
+                    exists.op = Op::Exists;
+                    exists.rhs = Rhs::None;
+                    known.push(self.check(&exists)?);
+                }
                 parts.push(self.check(&sub)?);
             }
-            let parts = parts.into_boxed_slice();
+            let parts = Node::Or(parts.into_boxed_slice());
             return Ok(if c.op == Op::Ne {
-                Node::And(parts)
+                Node::And(Box::new([
+                    Node::Not(Box::new(parts)),
+                    Node::Or(known.into_boxed_slice()),
+                ]))
             } else {
-                Node::Or(parts)
+                parts
             });
         }
         if fref.id.name() == "evt.type" && fref.transformers.is_empty() {

@@ -505,6 +505,24 @@ fn each_operator() {
     assert!(t("syscall.type = open"));
 }
 
+/// `fd.ip`/`fd.net`/`fd.port` are "either" fields. Where the engine knows only one end (a
+/// connect's local end is not read from /proc for conditions), `!=` must judge the known end:
+/// Falco's `outbound` macro (`fd.ip != "0.0.0.0" and fd.net != "127.0.0.0/8"`) depends on it.
+#[test]
+fn either_fields_with_one_end_unknown() {
+    let s = Src::default()
+        .with("fd.sip", Val::Ip("198.51.100.1".parse().expect("ip")))
+        .n("fd.sport", 4444);
+    let t = |c: &str| eval(c, "connect", &s);
+    assert!(t("fd.ip != \"0.0.0.0\"") && t("fd.net != \"127.0.0.0/8\""));
+    assert!(t("fd.ip = 198.51.100.1") && !t("fd.ip != 198.51.100.1"));
+    assert!(t("fd.port != 22") && !t("fd.port != 4444"));
+    // Neither end known: no comparison holds, as for any missing value.
+    let none = Src::default();
+    assert!(!eval("fd.ip != \"0.0.0.0\"", "connect", &none));
+    assert!(!eval("fd.ip = \"0.0.0.0\"", "connect", &none));
+}
+
 // ---- interest ----
 
 fn interest(cond: &str) -> Vec<String> {

@@ -343,6 +343,14 @@ pub fn name(kind: ConstKind, value: i64) -> Option<&'static str> {
         .map(|&(_, n)| n)
 }
 
+/// The value of a name [`name`] gives (`AF_INET` is 2). Used to read back recorded events.
+pub fn value(kind: ConstKind, name: &str) -> Option<i64> {
+    table(kind)
+        .iter()
+        .find(|&&(_, n)| n == name)
+        .map(|&(v, _)| v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,6 +186,15 @@ pub fn is_restart(errno: i32) -> bool {
     matches!(errno, 512..=514 | 516)
 }
 
+/// The value of an errno name (`ENOENT` is 2). Used to read back recorded events.
+pub fn from_name(name: &str) -> Option<i32> {
+    ERRNOS
+        .iter()
+        .chain(INTERNAL)
+        .find(|&&(_, n)| n == name)
+        .map(|&(v, _)| v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -416,6 +416,28 @@ fn push_sep(out: &mut String) {
     }
 }
 
+/// The bits [`format`] shows as `text`: names, the family's zero name, signal names for
+/// [`FlagKind::Clone`] and hex remainders, joined by `|`. `None` for a part it cannot read.
+/// Used to read back recorded events.
+pub fn parse(kind: FlagKind, text: &str) -> Option<u64> {
+    let family = family(kind);
+    let mut bits = 0u64;
+    for part in text.split('|') {
+        bits |= if part == family.zero || part == "0" {
+            0
+        } else if let Some(hex) = part.strip_prefix("0x") {
+            u64::from_str_radix(hex, 16).ok()?
+        } else if let Some(row) = family.rows.iter().find(|row| row.name == part) {
+            row.value
+        } else if kind == FlagKind::Clone {
+            u64::try_from(signal::from_name(part)?).ok()?
+        } else {
+            return None;
+        };
+    }
+    Some(bits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

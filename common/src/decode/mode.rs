@@ -40,6 +40,22 @@ pub fn format(mode: u32) -> String {
     out
 }
 
+/// The mode [`format`] shows as `text` (`S_IFREG|0644`, `4755`, `030000|0644|0x10000`).
+/// Used to read back recorded events.
+pub fn parse(text: &str) -> Option<u32> {
+    let mut mode = 0u32;
+    for part in text.split('|') {
+        mode |= if let Some(&(v, _)) = TYPES.iter().find(|&&(_, n)| n == part) {
+            v
+        } else if let Some(hex) = part.strip_prefix("0x") {
+            u32::from_str_radix(hex, 16).ok()?
+        } else {
+            u32::from_str_radix(part, 8).ok()?
+        };
+    }
+    Some(mode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,48 @@ impl SockAddr {
         }
     }
 
+    /// The address the [`Display`](fmt::Display) form `text` shows; used to read back
+    /// recorded events. IPv6 scope ids are not shown, so they come back as 0.
+    pub fn from_display(text: &str) -> SockAddr {
+        let unix = |path: &str, abstract_name: bool| SockAddr::Unix {
+            path: path.as_bytes().to_vec(),
+            abstract_name,
+        };
+        if text.is_empty() || text.starts_with('/') {
+            return unix(text, false);
+        }
+        if let Some(name) = text.strip_prefix('@') {
+            return unix(name, true);
+        }
+        if let Some((pid, groups)) = text
+            .strip_prefix("netlink:")
+            .and_then(|rest| rest.split_once(':'))
+        {
+            let groups = groups.strip_prefix("0x").unwrap_or(groups);
+            if let (Ok(pid), Ok(groups)) = (pid.parse(), u32::from_str_radix(groups, 16)) {
+                return SockAddr::Netlink { pid, groups };
+            }
+        }
+        if let Some((addr, port)) = text.rsplit_once(':') {
+            if let (Ok(addr), Ok(port)) = (addr.parse::<std::net::IpAddr>(), port.parse()) {
+                return match addr {
+                    std::net::IpAddr::V4(addr) => SockAddr::Inet { addr, port },
+                    std::net::IpAddr::V6(addr) => SockAddr::Inet6 {
+                        addr,
+                        port,
+                        scope_id: 0,
+                    },
+                };
+            }
+            if let Some(data) = addr.starts_with("AF_").then(|| hex_bytes(port)).flatten() {
+                let family = super::consts::value(crate::spec::ConstKind::SocketDomain, addr)
+                    .and_then(|f| u16::try_from(f).ok());
+                return SockAddr::Other { family, data };
+            }
+        }
+        unix(text, false)
+    }
+
     /// The address family name (`AF_INET`, ...).
     pub fn family_name(&self) -> &'static str {
         match self {
@@ -116,6 +158,17 @@ impl SockAddr {
             SockAddr::Other { family: None, .. } => "AF_?",
         }
     }
+}
+
+/// `0a0b` as `[10, 11]`; `None` unless `text` is whole hex bytes.
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 impl fmt::Display for SockAddr {

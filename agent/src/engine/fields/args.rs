@@ -2,11 +2,14 @@
 //! (flag and constant names, `AT_FDCWD`, `ip:port`, mode bits by name), so that upstream
 //! conditions such as `evt.arg.flags contains O_TRUNC` or `evt.arg.mode contains S_ISUID` hold.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use lanner_common::decode::{consts, flags, signal};
 use lanner_common::event::{Arg, ArgValue};
-use lanner_common::spec::ParamType;
+use lanner_common::spec::{FlagKind, ParamType};
 use lanner_rules::Value;
 
 /// Mode bits in the order libsinsp's table names them.
@@ -42,6 +45,33 @@ fn mode_names(mode: u32) -> String {
     out
 }
 
+/// Distinct flag values rendered and kept, at most (a few hundred are seen in practice).
+const MAX_RENDERED_FLAGS: usize = 4096;
+
+thread_local! {
+    /// Flag values already rendered, so that `evt.arg.flags contains O_TRUNC`, evaluated on
+    /// every open for writing, does not format (allocate) a string each time. Workloads use few
+    /// distinct combinations; the strings are leaked, and bounded by `MAX_RENDERED_FLAGS`.
+    static RENDERED_FLAGS: RefCell<HashMap<(FlagKind, u64), &'static str>> =
+        RefCell::new(HashMap::default());
+}
+
+fn flag_names(kind: FlagKind, bits: u64) -> Value<'static> {
+    RENDERED_FLAGS.with(|rendered| {
+        let mut rendered = rendered.borrow_mut();
+        if let Some(&names) = rendered.get(&(kind, bits)) {
+            return Value::Str(names.as_bytes());
+        }
+        let names = flags::format(kind, bits);
+        if rendered.len() >= MAX_RENDERED_FLAGS {
+            return Value::Owned(names.into_bytes());
+        }
+        let names: &'static str = Box::leak(names.into_boxed_str());
+        rendered.insert((kind, bits), names);
+        Value::Str(names.as_bytes())
+    })
+}
+
 /// One argument's value.
 pub fn value(arg: &Arg) -> Value<'_> {
     match &arg.value {
@@ -59,7 +89,7 @@ pub fn value(arg: &Arg) -> Value<'_> {
             _ => Value::Num(*v),
         },
         ArgValue::UInt(v) => match arg.ty {
-            Some(ParamType::Flags(kind)) => Value::Owned(flags::format(kind, *v).into_bytes()),
+            Some(ParamType::Flags(kind)) => flag_names(kind, *v),
             Some(ParamType::Mode) => Value::Owned(mode_names(*v as u32).into_bytes()),
             Some(ParamType::Ptr) | None => Value::Owned(format!("{v:#x}").into_bytes()),
             _ => i64::try_from(*v).map_or(Value::Missing, Value::Num),
@@ -84,7 +114,7 @@ pub fn all(args: &[Arg]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lanner_common::spec::{ConstKind, FlagKind};
+    use lanner_common::spec::ConstKind;
 
     fn arg(ty: ParamType, value: ArgValue) -> Arg {
         Arg {

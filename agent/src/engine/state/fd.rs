@@ -247,9 +247,21 @@ fn bracketed(target: &[u8], prefix: &[u8]) -> Option<Option<u64>> {
 }
 
 /// A process's fds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FdTable {
     fds: HashMap<i32, Fd>,
+}
+
+/// Room made when a process's table is made (a lifecycle event), so that its first opens (on
+/// the per-event path) do not grow it.
+const INITIAL_FDS: usize = 8;
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable {
+            fds: HashMap::with_capacity_and_hasher(INITIAL_FDS, Default::default()),
+        }
+    }
 }
 
 impl FdTable {
@@ -265,8 +277,8 @@ impl FdTable {
     }
 
     /// Sets `num` (replacing whatever it was).
-    pub fn insert(&mut self, num: i32, fd: Fd) {
-        self.fds.insert(num, fd);
+    pub fn insert(&mut self, num: i32, fd: Fd) -> Option<Fd> {
+        self.fds.insert(num, fd)
     }
 
     /// Closes `num`, returning what it was.
@@ -301,6 +313,11 @@ impl FdTable {
     /// What an exec leaves: the fds without close-on-exec.
     pub fn exec(&mut self) {
         self.fds.retain(|_, fd| !fd.cloexec);
+    }
+
+    /// Empties the table, yielding every fd (for their buffers to be reused).
+    pub fn drain(&mut self) -> impl Iterator<Item = Fd> + '_ {
+        self.fds.drain().map(|(_, fd)| fd)
     }
 
     /// Number of fds known.
@@ -361,7 +378,7 @@ mod tests {
     fn ranges_and_exec() {
         let mut table = FdTable::default();
         for n in 0..10 {
-            table.insert(n, Fd::new(FdKind::Pipe));
+            let _ = table.insert(n, Fd::new(FdKind::Pipe));
         }
         table.remove_range(3, 5);
         assert!(table.get(4).is_none() && table.get(6).is_some());

@@ -15,6 +15,7 @@ mod container;
 mod fd;
 mod ops;
 mod path;
+mod pool;
 mod process;
 mod procfs;
 mod written;
@@ -35,6 +36,7 @@ pub use process::{Caps, Ids, Process};
 pub use procfs::ProcFs;
 
 use ops::{IdCall, Op};
+use pool::Buffers;
 use written::Written;
 
 /// How far up an unknown process's ancestry is read from `/proc` (Falco's rules look at most
@@ -110,6 +112,8 @@ pub struct State {
     transient: Option<Fd>,
     /// The current event changed its fd's name (connect, bind, sendto to a new peer).
     name_changed: bool,
+    /// Path buffers of fds that left the table, for the next open to reuse.
+    buffers: Buffers,
 }
 
 impl Default for State {
@@ -198,6 +202,7 @@ impl State {
             event_fd: None,
             transient: None,
             name_changed: false,
+            buffers: Buffers::default(),
         }
     }
 
@@ -282,6 +287,12 @@ impl State {
         process.fds.insert(num, fd);
     }
 
+    fn drop_transient(&mut self) {
+        if let Some(fd) = self.transient.take() {
+            self.buffers.recycle(fd);
+        }
+    }
+
     /// Makes sure `pid` is in the table: from `/proc` (with its ancestors) when the rules read
     /// process state, else empty. Events about a process build its state either way.
     fn ensure(&mut self, pid: u32) {
@@ -323,7 +334,7 @@ impl State {
     /// [`State::end_event`] after.
     pub fn apply(&mut self, event: &Event) {
         self.event_fd = None;
-        self.transient = None;
+        self.drop_transient();
         self.name_changed = false;
         if self.track.is_empty() {
             return;
@@ -340,9 +351,13 @@ impl State {
     /// Drops what the event ended: exited processes (kept until their exit was evaluated).
     pub fn end_event(&mut self) {
         for pid in self.exited.drain(..) {
-            self.processes.remove(&pid);
+            if let Some(mut process) = self.processes.remove(&pid) {
+                for fd in process.fds.drain() {
+                    self.buffers.recycle(fd);
+                }
+            }
         }
-        self.transient = None;
+        self.drop_transient();
     }
 
     fn fork(&mut self, pid: u32, ts: u64, fork: &ForkEvent) {
@@ -450,33 +465,57 @@ impl State {
                     // creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
                     None => (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64,
                 };
-                let resolved = resolve_at(process, &self.procfs, pid, call, at.dirfd, name);
+                let mut resolved = self.buffers.take();
+                resolve_at(
+                    &mut resolved,
+                    process,
+                    &self.procfs,
+                    pid,
+                    call,
+                    at.dirfd,
+                    name,
+                );
                 let opens_for_write = flags & libc::O_ACCMODE as u64 != libc::O_RDONLY as u64
                     || flags & libc::O_CREAT as u64 != 0;
                 if writes && ok && opens_for_write {
                     self.written.insert(&resolved);
                 }
                 if !fds {
+                    self.buffers.put(resolved);
                     return;
                 }
                 let fd = Fd {
                     cloexec: flags & O_CLOEXEC != 0,
                     kind: FdKind::File(FileFd {
-                        raw: (resolved != name).then(|| name.to_vec()),
+                        raw: (resolved != name).then(|| self.buffers.copy(name)),
                         path: resolved,
                         flags,
                         directory: flags & libc::O_DIRECTORY as u64 != 0,
                     }),
                 };
                 match ret {
-                    Some(num) => process.fds.insert(num, fd),
+                    Some(num) => {
+                        if let Some(old) = process.fds.insert(num, fd) {
+                            self.buffers.recycle(old);
+                        }
+                    }
                     None => self.transient = Some(fd),
                 }
             }
             Op::Move { dst } => {
                 if let (true, Some(name)) = (writes, arg_bytes(call, dst.path)) {
-                    let resolved = resolve_at(process, &self.procfs, pid, call, dst.dirfd, name);
+                    let mut resolved = self.buffers.take();
+                    resolve_at(
+                        &mut resolved,
+                        process,
+                        &self.procfs,
+                        pid,
+                        call,
+                        dst.dirfd,
+                        name,
+                    );
                     self.written.insert(&resolved);
+                    self.buffers.put(resolved);
                 }
             }
             Op::Chdir { path } => {
@@ -648,7 +687,7 @@ impl State {
             Op::Dup { flags } => {
                 let cloexec = flags.and_then(|i| arg_bits(call, i)).unwrap_or(0) & O_CLOEXEC != 0;
                 if let Some(num) = ret {
-                    dup(table, used, num, cloexec);
+                    dup(table, &mut self.buffers, used, num, cloexec);
                 }
             }
             Op::Fcntl { cmd, arg } => {
@@ -656,12 +695,12 @@ impl State {
                 match arg_int(call, cmd).map(|c| c as i32) {
                     Some(libc::F_DUPFD) => {
                         if let Some(new) = ret {
-                            dup(table, used, new, false);
+                            dup(table, &mut self.buffers, used, new, false);
                         }
                     }
                     Some(libc::F_DUPFD_CLOEXEC) => {
                         if let Some(new) = ret {
-                            dup(table, used, new, true);
+                            dup(table, &mut self.buffers, used, new, true);
                         }
                     }
                     Some(libc::F_SETFD) => {
@@ -742,45 +781,52 @@ impl State {
 
 /// `new` becomes a copy of `old` (dup, dup2, dup3, `F_DUPFD`). An `old` the table does not
 /// know leaves `new` unknown too, for `/proc` to fill in.
-fn dup(table: &mut FdTable, old: Option<i32>, new: i32, cloexec: bool) {
-    match old.and_then(|n| table.get(n)).cloned() {
+/// The copy and whatever `new` held before go through `buffers`.
+fn dup(table: &mut FdTable, buffers: &mut Buffers, old: Option<i32>, new: i32, cloexec: bool) {
+    let replaced = match old
+        .and_then(|n| table.get(n))
+        .map(|fd| buffers.clone_fd(fd))
+    {
         Some(mut fd) => {
             fd.cloexec = cloexec;
-            table.insert(new, fd);
+            table.insert(new, fd)
         }
-        None => {
-            table.remove(new);
-        }
+        None => table.remove(new),
+    };
+    if let Some(fd) = replaced {
+        buffers.recycle(fd);
     }
 }
 
 /// A path argument made absolute: against its dirfd when it has one (a directory fd from the
 /// table, or from `/proc` if the table does not know it), else against the working directory.
+/// Written into `out`, a buffer from the pool.
 fn resolve_at(
+    out: &mut Vec<u8>,
     process: &Process,
     procfs: &ProcFs,
     pid: u32,
     call: &SyscallEvent,
     dirfd: Option<u8>,
     name: &[u8],
-) -> Vec<u8> {
+) {
     let dirfd = dirfd
         .and_then(|i| arg_fd(call, i))
         .filter(|&fd| fd != libc::AT_FDCWD);
     let Some(dirfd) = dirfd.filter(|_| name.first() != Some(&b'/')) else {
-        return path::resolve(&process.cwd, name);
+        return path::resolve_into(out, &process.cwd, name);
     };
     match process.fds.get(dirfd) {
         Some(Fd {
             kind: FdKind::File(dir),
             ..
-        }) => path::resolve(&dir.path, name),
+        }) => path::resolve_into(out, &dir.path, name),
         _ => match procfs
             .fd(pid, dirfd)
             .filter(|l| l.target.first() == Some(&b'/'))
         {
-            Some(link) => path::resolve(&link.target, name),
-            None => path::resolve(&process.cwd, name),
+            Some(link) => path::resolve_into(out, &link.target, name),
+            None => path::resolve_into(out, &process.cwd, name),
         },
     }
 }

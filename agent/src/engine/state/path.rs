@@ -4,15 +4,24 @@
 /// Joins `path` to `base` unless it is absolute, and removes `.`, `..` and repeated slashes.
 /// `base` may end in `/` or not.
 pub fn resolve(base: &[u8], path: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(base.len() + path.len() + 1);
-    if path.first() != Some(&b'/') {
-        push_components(&mut out, base);
+    let mut out = Vec::new();
+    resolve_into(&mut out, base, path);
+    out
+}
+
+/// [`resolve`] into `out` (emptied first), so that a caller can reuse a buffer.
+pub fn resolve_into(out: &mut Vec<u8>, base: &[u8], path: &[u8]) {
+    out.clear();
+    if path.first() == Some(&b'/') {
+        out.reserve(path.len() + 1);
+    } else {
+        out.reserve(base.len() + path.len() + 1);
+        push_components(out, base);
     }
-    push_components(&mut out, path);
+    push_components(out, path);
     if out.is_empty() {
         out.push(b'/');
     }
-    out
 }
 
 /// Appends the components of `path` to `out` (an absolute, normalized path without a trailing
