@@ -301,7 +301,14 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     // The loop, then the files; the queued outputs are closed and accounted for whatever
     // became of it (an error writing a file must not make HTTP alerts vanish uncounted).
     let mut pump = || -> Result<Option<lanner_common::event::ExitStatus>> {
+        let mut stopping = false;
         let status = loop {
+            // Checked every round, not only when idle: a busy host never lets the driver time
+            // out, and SIGINT must still end a --system capture promptly.
+            if args.system && !stopping && signals.terminate.load(Ordering::Relaxed) {
+                stopping = true;
+                driver.stop()?;
+            }
             if signals.reload.load(Ordering::Relaxed) {
                 signals.reload.store(false, Ordering::SeqCst);
                 reloader.reload(&mut engine);
@@ -330,11 +337,7 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
                         outputs.send(&alert, engine.clock(), &hostname);
                     }
                 }
-                Next::Timeout => {
-                    if args.system && signals.terminate.load(Ordering::SeqCst) {
-                        driver.stop()?;
-                    }
-                }
+                Next::Timeout => {}
                 Next::End(status) => break status,
             }
         };

@@ -31,11 +31,25 @@ fn ebpf_available() -> bool {
     report.available
 }
 
-/// lanner's programs loaded in the kernel right now (names are cut at 15 characters).
-fn lanner_programs() -> usize {
+/// The ids of the BPF programs process `pid` holds open (from /proc/PID/fdinfo).
+fn programs_held_by(pid: u32) -> Vec<u32> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Vec::new();
+    };
+    fds.filter_map(|fd| std::fs::read_to_string(fd.ok()?.path()).ok())
+        .filter_map(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("prog_id:"))
+                .and_then(|id| id.trim().parse().ok())
+        })
+        .collect()
+}
+
+/// The ids of every BPF program loaded in the kernel right now.
+fn loaded_programs() -> Vec<u32> {
     libbpf_rs::query::ProgInfoIter::default()
-        .filter(|info| info.name.to_string_lossy().starts_with("lanner_"))
-        .count()
+        .map(|info| info.id)
+        .collect()
 }
 
 /// Waits until `pred` holds, or `timeout`.
@@ -56,24 +70,32 @@ fn sigkill_of_the_agent_leaves_no_program_attached() {
     if !ebpf_available() {
         return;
     }
-    let before = lanner_programs();
     let mut agent = Command::new(LANNER)
         .args(["run", "--driver", "ebpf", "--", "sleep", "30"])
         .stderr(Stdio::null())
         .spawn()
         .expect("lanner starts");
+    // Other tests may load programs meanwhile: follow this agent's own, by id.
+    let ours = std::cell::RefCell::new(Vec::new());
     assert!(
-        eventually(Duration::from_secs(10), || lanner_programs() >= before + 5),
-        "the agent's five programs were never loaded"
+        eventually(Duration::from_secs(10), || {
+            *ours.borrow_mut() = programs_held_by(agent.id());
+            ours.borrow().len() >= 5
+        }),
+        "the agent's five programs were never loaded: {:?}",
+        ours.borrow()
     );
+    let ours = ours.into_inner();
     agent.kill().expect("SIGKILL");
     agent.wait().expect("reaped");
     // Links and programs are held by the agent's file descriptors only (nothing pinned): the
     // kernel releases them with the process.
     assert!(
-        eventually(Duration::from_secs(10), || lanner_programs() <= before),
-        "programs left behind: {} (before: {before})",
-        lanner_programs()
+        eventually(Duration::from_secs(10), || {
+            let loaded = loaded_programs();
+            !ours.iter().any(|id| loaded.contains(id))
+        }),
+        "programs left behind: {ours:?} still loaded"
     );
     // The workload, orphaned, is not our business here; it ends with its 30 s sleep.
 }

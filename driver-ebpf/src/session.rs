@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use lanner_common::driver::{Command, Target};
 use lanner_common::event::{DropEvent, Event, EventKind, ExitStatus};
-use lanner_common::time::boottime_ns;
 use lanner_common::{DriverError, SyscallSet};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder};
@@ -243,9 +242,20 @@ const REORDER_WINDOW_NS: u64 = 2_000_000;
 #[derive(Default)]
 struct Reorder {
     held: Vec<Event>,
+    /// The time of the last event handed over.
+    released: u64,
 }
 
 impl Reorder {
+    /// The time of the newest event seen so far (held, released or in `fresh`): drop records
+    /// get it, so that they sit where the loss was noticed instead of after events still
+    /// waiting in the buffer.
+    fn latest(&self, fresh: &[Event]) -> u64 {
+        let fresh = fresh.iter().map(|e| e.ts).max().unwrap_or(0);
+        let held = self.held.last().map_or(0, |e| e.ts);
+        fresh.max(held).max(self.released)
+    }
+
     fn hold(&mut self, events: &mut Vec<Event>) {
         self.held.append(events);
         // Mostly sorted already: the stable sort is close to linear.
@@ -263,6 +273,9 @@ impl Reorder {
             }
         };
         out.extend(self.held.drain(..cut));
+        if let Some(last) = out.last() {
+            self.released = self.released.max(last.ts);
+        }
     }
 }
 
@@ -347,6 +360,9 @@ pub fn run(
 
     let mut out: Vec<Event> = Vec::with_capacity(BATCH);
     let mut reorder = Reorder::default();
+    // Losses in the kernel are not any one process's: they are charged to the workload as a
+    // whole (its root), or to no process (0) when the whole system is watched.
+    let loss_owner = root.unwrap_or(0);
     let mut lost_seen = 0u64;
     let mut scope_full_seen = 0u64;
     let mut root_status: Option<ExitStatus> = None;
@@ -376,9 +392,9 @@ pub fn run(
             let now = counter(&skel, index);
             if now > *seen {
                 out.push(Event {
-                    ts: boottime_ns(),
-                    pid: 0,
-                    tid: 0,
+                    ts: reorder.latest(&out),
+                    pid: loss_owner,
+                    tid: loss_owner,
                     kind: EventKind::Drop(DropEvent {
                         count: now - *seen,
                         reason,
@@ -390,9 +406,9 @@ pub fn run(
         let bad = malformed.replace(0);
         if bad > 0 {
             out.push(Event {
-                ts: boottime_ns(),
-                pid: 0,
-                tid: 0,
+                ts: reorder.latest(&out),
+                pid: loss_owner,
+                tid: loss_owner,
                 kind: EventKind::Drop(DropEvent {
                     count: bad,
                     reason: "a ring buffer record was malformed",
