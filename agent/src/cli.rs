@@ -134,6 +134,17 @@ pub enum DriverChoice {
     Ebpf,
 }
 
+/// How the eBPF driver attaches its syscall programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EbpfMode {
+    /// raw where the kernel runs 32-bit syscalls, per-syscall where it cannot.
+    Auto,
+    /// BTF raw tracepoints: sees every ABI; every syscall pays a lookup.
+    Raw,
+    /// One tracepoint per traced syscall: untraced syscalls pay nothing; blind to 32-bit calls.
+    PerSyscall,
+}
+
 /// How alerts are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -174,6 +185,9 @@ pub struct RunArgs {
     /// The instrumentation driver.
     #[arg(long, value_enum, default_value = "auto")]
     pub driver: DriverChoice,
+    /// How the eBPF driver attaches (see `lanner drivers`).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub ebpf_mode: EbpfMode,
     /// Rules files (Falco's format), loaded in order; the embedded default ruleset when none.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,

@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use lanner_common::driver::{Driver, ProbeReport};
 use lanner_common::SyscallSet;
 
-use crate::cli::DriverChoice;
+use crate::cli::{DriverChoice, EbpfMode};
 
 /// What this machine (and this build) allows the eBPF driver to do.
 #[cfg(feature = "ebpf")]
@@ -33,14 +33,23 @@ pub fn print_report() -> String {
 }
 
 #[cfg(feature = "ebpf")]
-fn ebpf_driver(entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
-    let mut driver = lanner_driver_ebpf::EbpfDriver::default();
+fn ebpf_driver(mode: EbpfMode, entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
+    use lanner_driver_ebpf::{AttachMode, EbpfDriver, Options};
+    let mode = match mode {
+        EbpfMode::Auto => None,
+        EbpfMode::Raw => Some(AttachMode::Raw),
+        EbpfMode::PerSyscall => Some(AttachMode::PerSyscall),
+    };
+    let mut driver = EbpfDriver::new(Options {
+        mode,
+        ..Options::default()
+    });
     driver.set_entry_only(entry_only);
     Ok(Box::new(driver))
 }
 
 #[cfg(not(feature = "ebpf"))]
-fn ebpf_driver(_entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(_mode: EbpfMode, _entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
     bail!("this lanner was built without the eBPF driver (no `ebpf` feature)")
 }
 
@@ -54,6 +63,7 @@ fn ptrace_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
 /// whose result nothing reads, which a driver may report at entry.
 pub fn select(
     choice: DriverChoice,
+    ebpf_mode: EbpfMode,
     system: bool,
     entry_only: SyscallSet,
 ) -> Result<Box<dyn Driver>> {
@@ -70,12 +80,12 @@ pub fn select(
             if !ebpf.available {
                 bail!("{}", ebpf.to_string().trim_end());
             }
-            ebpf_driver(entry_only)
+            ebpf_driver(ebpf_mode, entry_only)
         }
         DriverChoice::Auto => {
             if ebpf.available {
                 tracing::info!("driver: ebpf (the kernel allows it)");
-                return ebpf_driver(entry_only);
+                return ebpf_driver(ebpf_mode, entry_only);
             }
             if system {
                 bail!(

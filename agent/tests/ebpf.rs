@@ -70,8 +70,11 @@ fn sigkill_of_the_agent_leaves_no_program_attached() {
     if !ebpf_available() {
         return;
     }
+    let pid_file = std::env::temp_dir().join(format!("lanner-ebpf-kill-{}", std::process::id()));
+    let script = format!("echo $$ > {}; exec sleep 30", pid_file.display());
     let mut agent = Command::new(LANNER)
-        .args(["run", "--driver", "ebpf", "--", "sleep", "30"])
+        .args(["run", "--driver", "ebpf", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("lanner starts");
@@ -97,7 +100,15 @@ fn sigkill_of_the_agent_leaves_no_program_attached() {
         }),
         "programs left behind: {ours:?} still loaded"
     );
-    // The workload, orphaned, is not our business here; it ends with its 30 s sleep.
+    // The orphaned workload goes too.
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    {
+        // SAFETY: kill(2) of the workload this test started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let _ = std::fs::remove_file(&pid_file);
 }
 
 #[test]
@@ -157,4 +168,42 @@ fn system_capture_sees_other_processes_and_ends_on_sigint_touching_nothing() {
     );
     let _ = bystander.kill();
     let _ = bystander.wait();
+}
+
+#[test]
+fn per_syscall_mode_raises_the_alert_and_names_its_blind_spot() {
+    let _lock = serial();
+    if !ebpf_available() {
+        return;
+    }
+    let out = Command::new(LANNER)
+        .args([
+            "run",
+            "--driver",
+            "ebpf",
+            "--ebpf-mode",
+            "per-syscall",
+            "--",
+            "sh",
+            "-c",
+            "cat /etc/shadow > /dev/null; exit 3",
+        ])
+        .output()
+        .expect("lanner runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("\"rule\":\"Read sensitive file untrusted\""),
+        "{stderr}"
+    );
+    if lanner_driver_ebpf::probe()
+        .features
+        .iter()
+        .any(|f| f.name == "32-bit syscalls" && f.present)
+    {
+        assert!(
+            stderr.contains("does not see"),
+            "the 32-bit blind spot is named: {stderr}"
+        );
+    }
 }

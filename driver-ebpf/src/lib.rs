@@ -21,6 +21,7 @@ mod probe;
 mod records;
 mod session;
 mod skel;
+mod tracefs;
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -37,17 +38,51 @@ use session::{Message, Setup, Shared};
 
 const NAME: &str = "ebpf";
 
+/// How the syscall programs are attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachMode {
+    /// BTF raw tracepoints `sys_enter`/`sys_exit`: every syscall of every ABI runs the program,
+    /// which returns at once for those outside the interest set. Sees `int 0x80` calls.
+    Raw,
+    /// `syscalls:sys_enter_<name>`/`sys_exit_<name>` for just the interest set: untraced
+    /// syscalls run nothing, but 32-bit syscalls are not seen.
+    PerSyscall,
+}
+
+impl AttachMode {
+    /// The mode's name as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttachMode::Raw => "raw",
+            AttachMode::PerSyscall => "per-syscall",
+        }
+    }
+
+    /// What `auto` picks here: raw wherever the kernel runs 32-bit syscalls (per-syscall would
+    /// be blind to them), per-syscall where it cannot.
+    pub fn auto() -> AttachMode {
+        if probe::has_ia32_emulation() {
+            AttachMode::Raw
+        } else {
+            AttachMode::PerSyscall
+        }
+    }
+}
+
 /// Settings of the eBPF driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: usize,
+    /// The attach mode; `None`: [`AttachMode::auto`].
+    pub mode: Option<AttachMode>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             ring_bytes: 16 << 20,
+            mode: None,
         }
     }
 }
@@ -120,7 +155,16 @@ impl Driver for EbpfDriver {
         }
         let (tx, rx) = crossbeam_channel::bounded(64);
         let (started_tx, started_rx) = crossbeam_channel::bounded(1);
+        let mode = self.options.mode.unwrap_or_else(AttachMode::auto);
+        if mode == AttachMode::PerSyscall && probe::has_ia32_emulation() {
+            tracing::warn!(
+                "eBPF per-syscall mode: this kernel runs 32-bit (int 0x80) syscalls, which \
+                 this mode does not see; the raw mode does"
+            );
+        }
+        tracing::info!("eBPF attach mode: {}", mode.name());
         let setup = Setup {
+            mode,
             target,
             interest: *interest,
             entry_only: self.entry_only,

@@ -7,8 +7,11 @@ use std::sync::OnceLock;
 use lanner_common::driver::{Feature, ProbeReport};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 
+use std::path::Path;
+
 use crate::session;
 use crate::skel::LannerSkelBuilder;
+use crate::tracefs;
 
 fn reason(err: lanner_common::DriverError) -> String {
     match err {
@@ -31,8 +34,14 @@ fn load_programs() -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the kernel runs `int 0x80` syscalls for 64-bit processes (IA32 emulation).
-fn has_ia32_emulation() -> bool {
+/// Whether the kernel runs `int 0x80` syscalls for 64-bit processes (IA32 emulation), probed
+/// once per process.
+pub fn has_ia32_emulation() -> bool {
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    *FOUND.get_or_init(probe_ia32_emulation)
+}
+
+fn probe_ia32_emulation() -> bool {
     // SAFETY: fork, then in the child only async-signal-safe calls.
     unsafe {
         let pid = libc::fork();
@@ -80,12 +89,21 @@ fn run_probe() -> ProbeReport {
                 note: "tp_btf sys_enter/sys_exit with the interest bitmap; sees every ABI".into(),
             },
             Feature {
+                name: "per-syscall attach mode",
+                present: tracefs::has_syscall_events() || Path::new("/sys/kernel/tracing").is_dir(),
+                note: "syscalls:sys_enter_<name> for just the interest set (tracefs, mounted on \
+                       demand); blind to 32-bit syscalls"
+                    .into(),
+            },
+            Feature {
                 name: "32-bit syscalls",
                 present: ia32,
                 note: if ia32 {
-                    "the kernel runs int 0x80 syscalls; they are judged by the i386 table".into()
+                    "the kernel runs int 0x80 syscalls: auto picks the raw mode, which judges \
+                     them by the i386 table"
+                        .into()
                 } else {
-                    "the kernel has no 32-bit syscall entry".into()
+                    "the kernel has no 32-bit syscall entry: auto picks the per-syscall mode".into()
                 },
             },
         ],

@@ -14,17 +14,20 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, TrySendError};
 use lanner_common::driver::{Command, Target};
 use lanner_common::event::{DropEvent, Event, EventKind, ExitStatus};
+use lanner_common::syscalls::Abi;
 use lanner_common::{DriverError, SyscallSet};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder, TracepointCategory};
 
 use crate::assemble::Assembler;
 use crate::records;
 use crate::skel::{LannerSkel, LannerSkelBuilder};
-use crate::{plan, Options};
+use crate::{plan, tracefs, AttachMode, Options};
 
 /// How long the reader sleeps when the kernel side has not woken it.
 const POLL: Duration = Duration::from_millis(5);
+/// Scratch areas per CPU (`SLOTS_PER_CPU` in lanner.bpf.c: syscall entry, exit, lifecycle).
+const SCRATCH_SLOTS_PER_CPU: u32 = 3;
 /// Records taken from the ring buffer per round.
 const RECORDS_PER_ROUND: usize = 4096;
 /// Events handed over at once.
@@ -51,6 +54,7 @@ pub struct Shared {
 
 /// What the thread needs to start.
 pub struct Setup {
+    pub mode: AttachMode,
     pub target: Target,
     pub interest: SyscallSet,
     pub entry_only: SyscallSet,
@@ -114,7 +118,7 @@ fn load<'obj>(
     let cpus = libbpf_rs::num_possible_cpus().map_err(|e| load_error("counting the CPUs", e))?;
     open.maps
         .scratch
-        .set_max_entries(cpus as u32)
+        .set_max_entries(cpus as u32 * SCRATCH_SLOTS_PER_CPU)
         .map_err(|e| load_error("sizing the scratch map", e))?;
     open.maps
         .events
@@ -138,20 +142,70 @@ fn fill_plans(skel: &LannerSkel<'_>, setup: &Setup) -> Result<(), DriverError> {
     Ok(())
 }
 
-fn attach(skel: &mut LannerSkel<'_>) -> Result<Vec<Link>, DriverError> {
+fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverError> {
     let progs = &skel.progs;
     let mut links = Vec::new();
     for (name, prog) in [
         ("sched_process_fork", &progs.lanner_fork),
         ("sched_process_exec", &progs.lanner_exec),
         ("sched_process_exit", &progs.lanner_task_exit),
-        ("sys_enter", &progs.lanner_sys_enter),
-        ("sys_exit", &progs.lanner_sys_exit),
     ] {
         links.push(
             prog.attach()
                 .map_err(|e| unavailable(format!("attaching to the {name} tracepoint: {e}")))?,
         );
+    }
+    match setup.mode {
+        AttachMode::Raw => {
+            for (name, prog) in [
+                ("sys_enter", &progs.lanner_sys_enter),
+                ("sys_exit", &progs.lanner_sys_exit),
+            ] {
+                links.push(prog.attach().map_err(|e| {
+                    unavailable(format!("attaching to the {name} raw tracepoint: {e}"))
+                })?);
+            }
+        }
+        AttachMode::PerSyscall => {
+            tracefs::ensure_mounted().map_err(unavailable)?;
+            let mut blind = Vec::new();
+            for id in setup.interest.iter() {
+                if id.number_in(Abi::X86_64).is_none() {
+                    continue; // i386-only: these tracepoints never see 32-bit calls
+                }
+                let Some(event) = tracefs::syscall_event(id.name()) else {
+                    blind.push(id.name());
+                    continue;
+                };
+                let category = TracepointCategory::Syscalls;
+                let enter = progs
+                    .lanner_tp_enter
+                    .attach_tracepoint(category.clone(), format!("sys_enter_{event}"));
+                links.push(enter.map_err(|e| {
+                    unavailable(format!("attaching to syscalls:sys_enter_{event}: {e}"))
+                })?);
+                let entry_only = setup.entry_only.contains(id)
+                    || lanner_common::spec::lookup(id).is_some_and(|spec| {
+                        spec.flags
+                            .contains(lanner_common::spec::SpecFlags::NO_RETURN)
+                    });
+                if !entry_only {
+                    let exit = progs
+                        .lanner_tp_exit
+                        .attach_tracepoint(category, format!("sys_exit_{event}"));
+                    links.push(exit.map_err(|e| {
+                        unavailable(format!("attaching to syscalls:sys_exit_{event}: {e}"))
+                    })?);
+                }
+            }
+            if !blind.is_empty() {
+                tracing::warn!(
+                    "per-syscall eBPF mode: the kernel has no tracepoint for {}; these calls \
+                     are not seen (the raw mode sees them)",
+                    blind.join(", ")
+                );
+            }
+        }
     }
     Ok(links)
 }
@@ -212,6 +266,49 @@ fn counter(skel: &LannerSkel<'_>, index: u32) -> u64 {
             .map(u64::from_ne_bytes)
             .sum(),
         _ => 0,
+    }
+}
+
+/// How often the programs' skipped runs are read.
+const MISSES_EVERY: Duration = Duration::from_millis(100);
+
+/// The runs of our programs the kernel skipped (`recursion_misses` in their fdinfo).
+fn recursion_misses(skel: &LannerSkel<'_>) -> u64 {
+    use std::os::fd::{AsFd, AsRawFd};
+    let progs = &skel.progs;
+    [
+        progs.lanner_sys_enter.as_fd().as_raw_fd(),
+        progs.lanner_sys_exit.as_fd().as_raw_fd(),
+        progs.lanner_tp_enter.as_fd().as_raw_fd(),
+        progs.lanner_tp_exit.as_fd().as_raw_fd(),
+        progs.lanner_fork.as_fd().as_raw_fd(),
+        progs.lanner_exec.as_fd().as_raw_fd(),
+        progs.lanner_task_exit.as_fd().as_raw_fd(),
+    ]
+    .iter()
+    .filter_map(|fd| std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok())
+    .filter_map(|info| {
+        info.lines()
+            .find_map(|line| line.strip_prefix("recursion_misses:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    })
+    .sum()
+}
+
+/// A drop event for the runs skipped since the last look, if any.
+fn push_misses(skel: &LannerSkel<'_>, seen: &mut u64, ts: u64, owner: u32, out: &mut Vec<Event>) {
+    let now = recursion_misses(skel);
+    if now > *seen {
+        out.push(Event {
+            ts,
+            pid: owner,
+            tid: owner,
+            kind: EventKind::Drop(DropEvent {
+                count: now - *seen,
+                reason: "the kernel skipped a program already running on that CPU",
+            }),
+        });
+        *seen = now;
     }
 }
 
@@ -304,8 +401,8 @@ pub fn run(
             return;
         }
     };
-    let prepared = fill_plans(&skel, &setup).and_then(|()| attach(&mut skel));
-    let _links = match prepared {
+    let prepared = fill_plans(&skel, &setup).and_then(|()| attach(&mut skel, &setup));
+    let links = match prepared {
         Ok(links) => links,
         Err(err) => {
             let _ = started.send(Err(err));
@@ -365,6 +462,8 @@ pub fn run(
     let loss_owner = root.unwrap_or(0);
     let mut lost_seen = 0u64;
     let mut scope_full_seen = 0u64;
+    let mut misses_seen = recursion_misses(&skel);
+    let mut last_misses_check = Instant::now();
     let mut root_status: Option<ExitStatus> = None;
     let mut root_done = child.is_none();
     let mut last_liveness = Instant::now();
@@ -402,6 +501,14 @@ pub fn run(
                 });
                 *seen = now;
             }
+        }
+        // Runs the kernel skipped because the same program was already running on that CPU (a
+        // syscall program preempted mid-run): each is a lost record. Read now and then, and at
+        // the end.
+        if last_misses_check.elapsed() > MISSES_EVERY || (root.is_some() && root_done) {
+            last_misses_check = Instant::now();
+            let ts = reorder.latest(&out);
+            push_misses(&skel, &mut misses_seen, ts, loss_owner, &mut out);
         }
         let bad = malformed.replace(0);
         if bad > 0 {
@@ -476,6 +583,8 @@ pub fn run(
                 for record in pending.borrow_mut().drain(..) {
                     assembler.push(record, &mut out);
                 }
+                let ts = reorder.latest(&out);
+                push_misses(&skel, &mut misses_seen, ts, loss_owner, &mut out);
                 reorder.hold(&mut out);
                 reorder.release(true, &mut out);
                 if !out.is_empty() {
@@ -486,5 +595,47 @@ pub fn run(
             }
         }
     }
+    detach_concurrently(links);
     let _ = tx.send(Message::End(root_status));
+}
+
+/// Detaches the links without making the agent wait. Closing a tracepoint's perf event waits
+/// for RCU grace periods under a global mutex: the hundred-odd links of the per-syscall mode
+/// take seconds, one after the other, whoever closes them last. So a short-lived grandchild
+/// inherits the descriptors, waits until the agent has dropped its own references (cheap, not
+/// the last), and then closes them as it exits, while the agent goes on. The programs are
+/// detached all the same, a few seconds later.
+fn detach_concurrently(links: Vec<Link>) {
+    if links.len() <= 8 {
+        return; // dropped on return; a handful costs little
+    }
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return; // dropped here, slowly
+    }
+    let [read_end, write_end] = fds;
+    // SAFETY: fork in a multi-threaded process; the children only call fork, close, read and
+    // _exit, which are async-signal-safe (exiting closes the inherited descriptors).
+    unsafe {
+        let child = libc::fork();
+        if child == 0 {
+            if libc::fork() != 0 {
+                libc::_exit(0);
+            }
+            // The grandchild, nobody's child to reap: wait for the agent's references to go.
+            libc::close(write_end);
+            let mut byte = 0u8;
+            while libc::read(read_end, (&mut byte as *mut u8).cast(), 1) < 0 {}
+            libc::_exit(0);
+        }
+        libc::close(read_end);
+        if child > 0 {
+            let mut status = 0;
+            libc::waitpid(child, &mut status, 0);
+        }
+    }
+    drop(links);
+    // SAFETY: our end of the pipe; the grandchild sees end-of-file and exits.
+    unsafe { libc::close(write_end) };
 }

@@ -115,8 +115,12 @@ fn syscall_multiset(events: &[Event]) -> BTreeMap<String, usize> {
 }
 
 fn assert_same_syscalls(argv: &[&str], interest: &SyscallSet) {
-    let ptrace = events(Kind::Ptrace, command(argv.iter().copied()), interest);
-    let ebpf = events(Kind::Ebpf, command(argv.iter().copied()), interest);
+    assert_same_syscalls_under(Kind::Ptrace, Kind::Ebpf, argv, interest);
+}
+
+fn assert_same_syscalls_under(a: Kind, b: Kind, argv: &[&str], interest: &SyscallSet) {
+    let ptrace = events(a, command(argv.iter().copied()), interest);
+    let ebpf = events(b, command(argv.iter().copied()), interest);
     let (p, e) = (syscall_multiset(&ptrace), syscall_multiset(&ebpf));
     let only_ptrace: Vec<_> = p.iter().filter(|(k, n)| e.get(*k) != Some(n)).collect();
     let only_ebpf: Vec<_> = e.iter().filter(|(k, n)| p.get(*k) != Some(n)).collect();
@@ -162,6 +166,42 @@ fn file_opens_are_the_same_under_both_drivers() {
     let dir = Scratch::new("same-open");
     let d = dir.path().to_str().expect("utf-8 temp path");
     assert_same_syscalls(&[FX_OPEN_FILES, d], &default_interest());
+}
+
+#[test]
+fn the_per_syscall_mode_sees_what_the_raw_mode_sees_of_64_bit_code() {
+    let _lock = serial();
+    if !both_available() {
+        return;
+    }
+    let dir = Scratch::new("same-modes");
+    let script = format!(
+        "cd {d} && echo a > f && cat f | wc -c > g && ln -s f l && mv g h && rm -f f h l",
+        d = dir.path().display()
+    );
+    assert_same_syscalls_under(
+        Kind::Ebpf,
+        Kind::EbpfPerSyscall,
+        &["sh", "-c", &script],
+        &default_interest(),
+    );
+    // And the blind spot, by name: an int 0x80 open is seen by the raw mode only.
+    let int80 = SyscallSet::parse_names("open").expect("names");
+    let argv = || command([env!("CARGO_BIN_EXE_fx-int80"), "/etc/hostname"]);
+    let opens = |kind| {
+        events(kind, argv(), &int80)
+            .iter()
+            .filter(
+                |e| matches!(&e.kind, EventKind::Syscall(sc) if sc.abi == lanner_common::Abi::I386),
+            )
+            .count()
+    };
+    assert!(opens(Kind::Ebpf) >= 1, "the raw mode sees the i386 open");
+    assert_eq!(
+        opens(Kind::EbpfPerSyscall),
+        0,
+        "ebpf_differs: per-syscall is blind to int 0x80"
+    );
 }
 
 #[test]

@@ -110,7 +110,7 @@ struct scratch {
  * indexed by CPU: per-CPU array values are limited to 32 KiB. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* set to the number of possible CPUs by the driver */
+	__uint(max_entries, 1); /* set to SLOTS_PER_CPU x possible CPUs by the driver */
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
@@ -141,10 +141,19 @@ static __always_inline void count(__u32 which)
 		*c += 1;
 }
 
-static __always_inline struct scratch *scratch_area(void)
+/* Scratch slots per CPU, one per kind of program. Syscall tracepoints may run their programs
+ * with preemption enabled (only migration disabled), so a program can be preempted and another
+ * kind of program run on the same CPU meanwhile; the kernel never runs one program twice at
+ * once on a CPU (it skips and counts the second), so one slot per kind is exclusive. */
+#define SLOT_ENTER 0
+#define SLOT_EXIT 1
+#define SLOT_SCHED 2
+#define SLOTS_PER_CPU 3
+
+static __always_inline struct scratch *scratch_area(__u32 slot)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
-	return bpf_map_lookup_elem(&scratch, &cpu);
+	__u32 key = bpf_get_smp_processor_id() * SLOTS_PER_CPU + slot;
+	return bpf_map_lookup_elem(&scratch, &key);
 }
 
 static __always_inline int wanted(__u32 tgid)
@@ -266,7 +275,7 @@ struct argv_walk {
 static long argv_item(__u64 index, void *data)
 {
 	struct argv_walk *w = data;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_ENTER);
 	if (!s)
 		return 1;
 	__u64 item = 0;
@@ -422,6 +431,7 @@ static __always_inline __u32 sys_record(struct scratch *s, __u16 kind, __u32 abi
 /* What the per-argument capture loop works on. */
 struct cap_walk {
 	__u64 args[6];
+	__u32 slot; /* the scratch slot of the program that runs the walk */
 	struct lanner_plan plan;
 	__u32 at_exit;
 	__u32 retry; /* exit: arguments whose entry read failed */
@@ -456,7 +466,7 @@ static __always_inline __u8 plan_aux(struct lanner_plan *plan, __u64 i)
 static long capture_arg(__u64 i, void *data)
 {
 	struct cap_walk *w = data;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(w->slot);
 	if (!s || i > 5)
 		return 1;
 	__u8 cap = plan_cap(&w->plan, i);
@@ -497,15 +507,15 @@ static long capture_arg(__u64 i, void *data)
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(lanner_sys_enter, struct pt_regs *regs, long id)
+/* A syscall's entry, whichever tracepoint saw it. */
+static __always_inline int on_enter(struct pt_regs *regs, long id)
 {
-	struct cap_walk w = {};
+	struct cap_walk w = {.slot = SLOT_ENTER};
 	__u32 abi, op;
 	struct lanner_plan *plan = plan_for(regs, id, &abi, &op, w.args);
 	if (!plan)
 		return 0;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_ENTER);
 	if (!s)
 		return 0;
 	w.plan = *plan;
@@ -537,16 +547,23 @@ int BPF_PROG(lanner_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+/* `raw` mode: every syscall of every ABI passes here; most return at the plan lookup. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(lanner_sys_enter, struct pt_regs *regs, long id)
 {
-	struct cap_walk w = {};
+	return on_enter(regs, id);
+}
+
+/* A syscall's exit, whichever tracepoint saw it. */
+static __always_inline int on_exit(struct pt_regs *regs, long ret)
+{
+	struct cap_walk w = {.slot = SLOT_EXIT};
 	__u32 abi, op;
 	__u64 nr = BPF_CORE_READ(regs, orig_ax);
 	struct lanner_plan *plan = plan_for(regs, nr, &abi, &op, w.args);
 	if (!plan || plan->entry_only)
 		return 0;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_EXIT);
 	if (!s)
 		return 0;
 	if (abi == LANNER_ABI_I386)
@@ -570,6 +587,45 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 	r->hdr.size = off;
 	submit(s->rec, off);
 	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_exit(regs, ret);
+}
+
+/* `per-syscall` mode: the same bodies, attached to syscalls:sys_enter_<name> and
+ * sys_exit_<name> for just the interest set, so untraced syscalls run no program at all. These
+ * tracepoints never fire for 32-bit syscalls. The context is the tracepoint's record (fixed
+ * layout: 8 bytes of common fields, then the syscall number); the registers come from the
+ * task. */
+struct syscall_enter_record {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 args[6];
+};
+
+struct syscall_exit_record {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__s64 ret;
+};
+
+SEC("tracepoint")
+int lanner_tp_enter(struct syscall_enter_record *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return on_enter(regs, ctx->nr);
+}
+
+SEC("tracepoint")
+int lanner_tp_exit(struct syscall_exit_record *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return on_exit(regs, ctx->ret);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -611,7 +667,7 @@ int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 	if (flags & CLONE_VFORK)
 		vfork = 1;
 
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_SCHED);
 	if (!s)
 		return 0;
 	struct lanner_fork *r = (void *)s->rec;
@@ -643,7 +699,7 @@ struct path_walk {
 static long path_step(__u64 index, void *data)
 {
 	struct path_walk *w = data;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_SCHED);
 	if (!s) {
 		w->result = -1;
 		return 1;
@@ -711,7 +767,7 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	if (!wanted(tgid))
 		return 0;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_SCHED);
 	if (!s)
 		return 0;
 	struct lanner_exec *r = (void *)s->rec;
@@ -751,7 +807,7 @@ int BPF_PROG(lanner_task_exit, struct task_struct *task)
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	if (!wanted(tgid))
 		return 0;
-	struct scratch *s = scratch_area();
+	struct scratch *s = scratch_area(SLOT_SCHED);
 	if (!s)
 		return 0;
 	struct lanner_task_exit *r = (void *)s->rec;

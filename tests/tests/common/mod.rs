@@ -35,6 +35,8 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub enum Kind {
     Ptrace,
     Ebpf,
+    /// The eBPF driver in its per-syscall attach mode.
+    EbpfPerSyscall,
 }
 
 thread_local! {
@@ -57,6 +59,12 @@ pub fn new_driver() -> Box<dyn Driver> {
     match driver_kind() {
         Kind::Ptrace => Box::new(PtraceDriver::new()),
         Kind::Ebpf => Box::new(lanner_driver_ebpf::EbpfDriver::default()),
+        Kind::EbpfPerSyscall => Box::new(lanner_driver_ebpf::EbpfDriver::new(
+            lanner_driver_ebpf::Options {
+                mode: Some(lanner_driver_ebpf::AttachMode::PerSyscall),
+                ..Default::default()
+            },
+        )),
     }
 }
 
@@ -64,7 +72,7 @@ pub fn new_driver() -> Box<dyn Driver> {
 pub fn driver_available() -> bool {
     let report = match driver_kind() {
         Kind::Ptrace => lanner_driver_ptrace::probe(),
-        Kind::Ebpf => lanner_driver_ebpf::probe(),
+        Kind::Ebpf | Kind::EbpfPerSyscall => lanner_driver_ebpf::probe(),
     };
     if !report.available {
         eprintln!(
