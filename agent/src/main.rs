@@ -43,7 +43,15 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
                 drivers::probe_all()
                     .into_iter()
                     .filter(|r| r.available)
-                    .map(|r| r.driver.to_owned()),
+                    .flat_map(|r| match r.driver {
+                        // Both attach modes: what a 32-bit-capable kernel costs, and what
+                        // per-syscall attachment saves.
+                        "ebpf" => vec![
+                            "ebpf".to_owned(),
+                            lanner::bench::EBPF_PER_SYSCALL.to_owned(),
+                        ],
+                        other => vec![other.to_owned()],
+                    }),
             )
             .collect()
     } else {

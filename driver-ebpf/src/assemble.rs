@@ -22,6 +22,9 @@ pub struct Assembler {
     live: HashSet<u32>,
     /// The workload's pid, until its first exec (before it, the agent's spawn is running).
     root_before_exec: Option<u32>,
+    /// The workload's pid, and whether its end was reported.
+    root: Option<u32>,
+    root_ended: bool,
     /// A leader that ended while other threads of its process ran: its exit is reported when
     /// the process ends, so that `tid == pid` always means the whole process ended.
     leaders_gone: HashSet<u32>,
@@ -95,6 +98,7 @@ impl Assembler {
         live.extend(root);
         Assembler {
             root_before_exec: root,
+            root,
             live,
             ..Default::default()
         }
@@ -108,6 +112,21 @@ impl Assembler {
     /// The traced processes still running, as far as the records tell.
     pub fn live(&self) -> impl Iterator<Item = u32> + '_ {
         self.live.iter().copied()
+    }
+
+    /// The workload's end as `wait` told it, when its exit record was lost (a full buffer):
+    /// the stream still ends with the root's exit, and the loss itself is counted elsewhere.
+    pub fn root_ended_unseen(&mut self, status: ExitStatus, ts: u64, out: &mut Vec<Event>) {
+        let Some(root) = self.root.filter(|_| !self.root_ended) else {
+            return;
+        };
+        self.root_ended = true;
+        out.push(Event {
+            ts,
+            pid: root,
+            tid: root,
+            kind: EventKind::Exit(ExitEvent { status }),
+        });
     }
 
     /// Forgets a process that ended without an exit record (one lost to a full buffer).
@@ -259,6 +278,9 @@ impl Assembler {
                     out.push(exit(hdr.tid));
                 }
                 if group_dead {
+                    if Some(hdr.pid) == self.root {
+                        self.root_ended = true;
+                    }
                     self.leaders_gone.remove(&hdr.pid);
                     out.push(exit(hdr.pid));
                     self.live.remove(&hdr.pid);

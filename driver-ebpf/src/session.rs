@@ -585,6 +585,9 @@ pub fn run(
                 }
                 let ts = reorder.latest(&out);
                 push_misses(&skel, &mut misses_seen, ts, loss_owner, &mut out);
+                if let Some(status) = root_status {
+                    assembler.root_ended_unseen(status, reorder.latest(&out), &mut out);
+                }
                 reorder.hold(&mut out);
                 reorder.release(true, &mut out);
                 if !out.is_empty() {

@@ -36,6 +36,8 @@ pub struct Options {
 
 /// The name of the strace peer column.
 pub const STRACE: &str = "strace";
+/// The eBPF driver in its per-syscall attach mode (`ebpf` alone is the raw mode).
+pub const EBPF_PER_SYSCALL: &str = "ebpf-per-syscall";
 
 /// One run.
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +80,11 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
         Command::new(&exe)
     };
     if driver != "none" && driver != STRACE {
-        cmd.args(["run", "--driver", driver]);
+        match driver {
+            "ebpf" => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "raw"]),
+            EBPF_PER_SYSCALL => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "per-syscall"]),
+            other => cmd.args(["run", "--driver", other]),
+        };
         for rules in &opts.rules {
             cmd.arg("--rules").arg(rules);
         }
