@@ -18,6 +18,8 @@ use crate::records::{Header, Record, SysHalf};
 pub struct Assembler {
     /// Entries waiting for their exit, by thread.
     pending: HashMap<u32, SysHalf>,
+    /// Tasks traced since their creation (forked by a traced task), by tid.
+    born: HashSet<u32>,
     /// Traced processes that have not ended, by tgid.
     live: HashSet<u32>,
     /// The workload's pid, until its first exec (before it, the agent's spawn is running).
@@ -35,6 +37,12 @@ fn id_of(half: &SysHalf) -> Option<SyscallId> {
         return socketcall::target(u64::from(half.op)).map(|(id, _)| id);
     }
     SyscallId::from_abi(half.abi, half.nr)
+}
+
+/// A new task's return from the call that created it (its parent made the call).
+fn is_child_return(half: &SysHalf) -> bool {
+    half.ret == 0
+        && id_of(half).is_some_and(|id| matches!(id.name(), "clone" | "clone3" | "fork" | "vfork"))
 }
 
 fn is_exec(id: Option<SyscallId>) -> bool {
@@ -96,10 +104,13 @@ impl Assembler {
     pub fn new(root: Option<u32>) -> Self {
         let mut live = HashSet::new();
         live.extend(root);
+        let mut born = HashSet::new();
+        born.extend(root);
         Assembler {
             root_before_exec: root,
             root,
             live,
+            born,
             ..Default::default()
         }
     }
@@ -170,14 +181,30 @@ impl Assembler {
                     Self::drop_event(out, hdr, "a syscall's exit was never reported");
                 }
             }
-            Record::Exit(half) => {
-                // No entry: the syscall began before the task was traced (a new child's
-                // return from fork/clone, whose parent made the call, or a call in flight at
-                // the start). Nothing to report.
-                if let Some(entry) = self.pending.remove(&half.hdr.tid) {
-                    let hdr = half.hdr;
-                    Self::syscall(out, hdr, raw(entry, Some(half)));
+            Record::Whole(half) => {
+                if self.root_before_exec == Some(half.hdr.pid) || is_child_return(&half) {
+                    return; // the agent's own spawn code, or a new task's first return
                 }
+                let hdr = half.hdr;
+                let ret = half.ret;
+                let mut whole = raw(half, None);
+                whole.ret = ret;
+                Self::syscall(out, hdr, whole);
+            }
+            Record::Exit(half) => {
+                let hdr = half.hdr;
+                if let Some(entry) = self.pending.remove(&hdr.tid) {
+                    Self::syscall(out, hdr, raw(entry, Some(half)));
+                } else if self.born.contains(&hdr.tid)
+                    && !is_child_return(&half)
+                    && self.root_before_exec != Some(hdr.pid)
+                {
+                    // A task traced since its creation cannot have begun a call unseen: its
+                    // entry record was lost.
+                    Self::drop_event(out, hdr, "a syscall's entry was lost");
+                }
+                // Otherwise the call began before tracing did (a task already running when a
+                // --system capture started): nothing to report.
             }
             Record::Fork {
                 hdr,
@@ -189,6 +216,7 @@ impl Assembler {
                 if !thread {
                     self.live.insert(child_pid);
                 }
+                self.born.insert(child_tid);
                 let kind = match kind {
                     0 => ForkKind::Fork,
                     1 => ForkKind::Vfork,
@@ -229,6 +257,9 @@ impl Assembler {
                     if let Some(moved) = moved {
                         self.pending.insert(hdr.tid, moved);
                     }
+                    if self.born.remove(&former) {
+                        self.born.insert(hdr.tid);
+                    }
                     self.leaders_gone.remove(&hdr.pid);
                 }
                 let exe = exe.or_else(|| proc_exe(hdr.pid));
@@ -263,6 +294,7 @@ impl Assembler {
                 if self.pending.remove(&hdr.tid).is_some() {
                     Self::drop_event(out, hdr, "the task died before its syscall returned");
                 }
+                self.born.remove(&hdr.tid);
                 let status = ExitStatus::from_wait_status(exit_code).unwrap_or(ExitStatus::Code(0));
                 let exit = |tid| Event {
                     ts: hdr.ts,

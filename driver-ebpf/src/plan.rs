@@ -37,10 +37,15 @@ fn empty() -> lanner_plan {
     }
 }
 
+/// `lanner_plan.traced`: in the interest set.
+pub const TRACED: u8 = 1;
+/// `lanner_plan.traced`: nothing is read at entry, so one record at exit reports the call.
+pub const ONE_RECORD: u8 = 2;
+
 /// The plan of one traced syscall.
 fn plan_of(id: SyscallId, entry_only: &SyscallSet) -> lanner_plan {
     let mut plan = empty();
-    plan.traced = 1;
+    plan.traced = TRACED;
     if let Some(spec) = spec::lookup(id) {
         for (i, param) in spec.params.iter().enumerate().take(6) {
             let (cap, aux) = match param.ty {
@@ -55,14 +60,25 @@ fn plan_of(id: SyscallId, entry_only: &SyscallSet) -> lanner_plan {
             plan.aux[i] = aux;
         }
         plan.exit_caps = u8::from(spec.captures_at_exit());
+        if !plan
+            .cap
+            .iter()
+            .any(|&c| matches!(c, CAP_STR | CAP_SOCKADDR | CAP_ARGV))
+        {
+            plan.traced |= ONE_RECORD;
+        }
         // Calls that never return, and calls whose result nothing reads (close for the fd
         // table), are reported at entry.
         let no_return = spec.flags.contains(SpecFlags::NO_RETURN);
         if no_return || (entry_only.contains(id) && !spec.captures_at_exit()) {
             plan.entry_only = 1;
         }
-    } else if entry_only.contains(id) {
-        plan.entry_only = 1;
+    } else {
+        // No spec: six raw registers, nothing to read.
+        plan.traced |= ONE_RECORD;
+        if entry_only.contains(id) {
+            plan.entry_only = 1;
+        }
     }
     plan
 }
@@ -88,7 +104,7 @@ pub fn build(interest: &SyscallSet, entry_only: &SyscallSet) -> Vec<lanner_plan>
                 let mut plan = plan_of(id, entry_only);
                 plan.words = words as u8;
                 plans[SOCKETCALL_BASE + op as usize] = plan;
-                plans[I386_BASE + socketcall::I386_NR as usize].traced = 1;
+                plans[I386_BASE + socketcall::I386_NR as usize].traced = TRACED;
             }
         }
     }
@@ -119,7 +135,10 @@ mod tests {
     fn openat_reads_its_path_at_entry_in_both_abis() {
         let plans = build(&set("openat"), &SyscallSet::new());
         let openat = &plans[257];
-        assert_eq!(openat.traced, 1);
+        assert_eq!(
+            openat.traced, TRACED,
+            "two records: the path is read at entry"
+        );
         assert_eq!(openat.cap[1], CAP_STR);
         assert_eq!(openat.exit_caps, 0);
         // i386 openat is 295.
@@ -134,6 +153,7 @@ mod tests {
         assert_eq!(plans[231].entry_only, 1);
         let plans = build(&set("close"), &SyscallSet::new());
         assert_eq!(plans[3].entry_only, 0);
+        assert_eq!(plans[3].traced, TRACED | ONE_RECORD, "one record, at exit");
     }
 
     #[test]
@@ -143,7 +163,7 @@ mod tests {
         assert_eq!(plans[43].aux[1], 2);
         assert_eq!(plans[43].exit_caps, 1);
         assert_eq!(plans[42].cap[1], CAP_SOCKADDR);
-        assert_eq!(plans[I386_BASE + 102].traced, 1);
+        assert_eq!(plans[I386_BASE + 102].traced, TRACED);
         // socketcall op 3 is connect, with three words.
         assert_eq!(plans[SOCKETCALL_BASE + 3].cap[1], CAP_SOCKADDR);
         assert_eq!(plans[SOCKETCALL_BASE + 3].words, 3);

@@ -15,6 +15,7 @@ const REC_EXIT: u16 = 2;
 const REC_FORK: u16 = 3;
 const REC_EXEC: u16 = 4;
 const REC_TASK_EXIT: u16 = 5;
+const REC_WHOLE: u16 = 6;
 
 // enum lanner_cap_status
 const CAPST_BYTES: u8 = 0;
@@ -72,6 +73,8 @@ pub enum Record {
     Enter(SysHalf),
     /// A syscall returned.
     Exit(SysHalf),
+    /// A syscall with nothing to read at entry, reported once, at its exit.
+    Whole(SysHalf),
     /// A task was created; the header names the parent.
     Fork {
         /// The parent.
@@ -146,7 +149,7 @@ const fn pad8(n: usize) -> usize {
 pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
     let hdr: lanner_hdr = read(data, 0, "header")?;
     match hdr.kind {
-        REC_ENTER | REC_EXIT => {
+        REC_ENTER | REC_EXIT | REC_WHOLE => {
             let sys: lanner_sys = read(data, 0, "syscall")?;
             let mut mem: [Option<Captured>; 6] = Default::default();
             let mut off = std::mem::size_of::<lanner_sys>();
@@ -211,10 +214,10 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                 entry_only: sys.entry_only != 0,
                 mem,
             };
-            Ok(if hdr.kind == REC_ENTER {
-                Record::Enter(half)
-            } else {
-                Record::Exit(half)
+            Ok(match hdr.kind {
+                REC_ENTER => Record::Enter(half),
+                REC_EXIT => Record::Exit(half),
+                _ => Record::Whole(half),
             })
         }
         REC_FORK => {

@@ -1472,7 +1472,12 @@ fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
     }
     kill(storm, libc::SIGCONT);
     let t = run.finish();
-    t.check_invariants();
+    if driver_kind() == Kind::Ebpf {
+        // ebpf_differs: see an_open_storm_on_many_threads_loses_nothing.
+        t.check_invariants_allowing_drops();
+    } else {
+        t.check_invariants();
+    }
     assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:?}", t.stats);
     let printed = std::fs::read_to_string(&out).expect("fx-storm's count");
     let opens: usize = printed
@@ -1481,7 +1486,15 @@ fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"));
     let seen = t.events.iter().filter(|ev| is_storm_open(ev)).count();
-    assert_eq!(seen, opens, "every open before, during and after the stop");
+    if driver_kind() == Kind::Ebpf {
+        assert!(
+            seen as u64 + t.stats.dropped >= opens as u64,
+            "{seen} seen + {} lost < {opens} opens",
+            t.stats.dropped
+        );
+    } else {
+        assert_eq!(seen, opens, "every open before, during and after the stop");
+    }
     for tid in threads {
         assert_eq!(t.exit_of(tid), Some(ExitStatus::Code(0)), "thread {tid}");
     }

@@ -383,7 +383,7 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 		slot = nr;
 	}
 	struct lanner_plan *plan = bpf_map_lookup_elem(&plans, &slot);
-	if (!plan || !plan->traced)
+	if (!plan || !(plan->traced & LANNER_TRACED))
 		return 0;
 	if (!wanted(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -397,7 +397,7 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 			return 0;
 		slot = LANNER_PLAN_SOCKETCALL + op;
 		plan = bpf_map_lookup_elem(&plans, &slot);
-		if (!plan || !plan->traced)
+		if (!plan || !(plan->traced & LANNER_TRACED))
 			return 0;
 		__u32 words[6] = {};
 		__u32 n = plan->words;
@@ -515,6 +515,10 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	struct lanner_plan *plan = plan_for(regs, id, &abi, &op, w.args);
 	if (!plan)
 		return 0;
+	/* Nothing to read where the caller passed it: the exit reports the whole call (the
+	 * argument registers are unchanged at exit). */
+	if ((plan->traced & LANNER_ONE_RECORD) && !plan->entry_only)
+		return 0;
 	struct scratch *s = scratch_area(SLOT_ENTER);
 	if (!s)
 		return 0;
@@ -577,7 +581,8 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 		w.retry = *failed;
 		bpf_map_delete_elem(&retry, &tid);
 	}
-	s->cursor = sys_record(s, LANNER_REC_EXIT, abi, nr, op, w.args, ret);
+	__u16 kind = (w.plan.traced & LANNER_ONE_RECORD) ? LANNER_REC_WHOLE : LANNER_REC_EXIT;
+	s->cursor = sys_record(s, kind, abi, nr, op, w.args, ret);
 	s->ncap = 0;
 	if (w.retry || (ret >= 0 && w.plan.exit_caps))
 		bpf_loop(6, capture_arg, &w, 0);

@@ -43,8 +43,12 @@ enum lanner_capture {
 };
 
 /* What the driver wants for one syscall number. */
+/* lanner_plan.traced */
+#define LANNER_TRACED 1
+#define LANNER_ONE_RECORD 2 /* nothing to read at entry: one record, at exit, args and all */
+
 struct lanner_plan {
-	__u8 traced;     /* in the interest set */
+	__u8 traced;     /* LANNER_TRACED | LANNER_ONE_RECORD, or 0 */
 	__u8 entry_only; /* reported at entry; no exit record */
 	__u8 exit_caps;  /* some argument is read at exit */
 	__u8 words;      /* socketcall operations: the words of arguments */
@@ -58,6 +62,7 @@ enum lanner_kind {
 	LANNER_REC_FORK = 3,
 	LANNER_REC_EXEC = 4,
 	LANNER_REC_TASK_EXIT = 5,
+	LANNER_REC_WHOLE = 6, /* a syscall with nothing read at entry, reported once at exit */
 };
 
 struct lanner_hdr {
