@@ -338,7 +338,7 @@ const REORDER_WINDOW_NS: u64 = 2_000_000;
 /// the newest, or until a poll brings nothing new.
 #[derive(Default)]
 struct Reorder {
-    held: Vec<Event>,
+    held: std::collections::VecDeque<Event>,
     /// The time of the last event handed over.
     released: u64,
 }
@@ -349,19 +349,27 @@ impl Reorder {
     /// waiting in the buffer.
     fn latest(&self, fresh: &[Event]) -> u64 {
         let fresh = fresh.iter().map(|e| e.ts).max().unwrap_or(0);
-        let held = self.held.last().map_or(0, |e| e.ts);
+        let held = self.held.back().map_or(0, |e| e.ts);
         fresh.max(held).max(self.released)
     }
 
+    /// Takes `events` in, keeping the held ones in time order. Almost every event is newer
+    /// than all held ones and goes at the back; the few that are not are inserted near it
+    /// (events are large: sorting the whole window each round moved far more memory).
     fn hold(&mut self, events: &mut Vec<Event>) {
-        self.held.append(events);
-        // Mostly sorted already: the stable sort is close to linear.
-        self.held.sort_by_key(|event| event.ts);
+        for event in events.drain(..) {
+            if self.held.back().is_none_or(|last| last.ts <= event.ts) {
+                self.held.push_back(event);
+            } else {
+                let at = self.held.partition_point(|held| held.ts <= event.ts);
+                self.held.insert(at, event);
+            }
+        }
     }
 
     /// Moves the events that are safe to hand over into `out` (all of them when `all`).
     fn release(&mut self, all: bool, out: &mut Vec<Event>) {
-        let cut = match self.held.last() {
+        let cut = match self.held.back() {
             None => return,
             Some(_) if all => self.held.len(),
             Some(newest) => {

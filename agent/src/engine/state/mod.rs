@@ -687,6 +687,17 @@ impl State {
             Op::Dup { flags } => {
                 let cloexec = flags.and_then(|i| arg_bits(call, i)).unwrap_or(0) & O_CLOEXEC != 0;
                 if let Some(num) = ret {
+                    // A source fd the table does not know (inherited: stdin, stdout, stderr)
+                    // is read from /proc once and kept, so that its copies are known too;
+                    // otherwise every close(dup(2)) would send a rule to /proc again.
+                    if let Some(old) = used.filter(|&n| n >= 0 && table.get(n).is_none()) {
+                        let procfs = &self.procfs;
+                        let fd = match procfs.fd(pid, old) {
+                            Some(link) => Fd::from_link(link, |inode| procfs.socket(pid, inode)),
+                            None => Fd::new(FdKind::Unknown(Vec::new())),
+                        };
+                        table.insert(old, fd);
+                    }
                     dup(table, &mut self.buffers, used, num, cloexec);
                 }
             }
