@@ -295,6 +295,7 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     );
     let started = driver.start(target, &interest).map_err(spawn_failure)?;
     if let Some(pid) = started.root_pid {
+        engine.adopt_workload(std::process::id(), pid);
         signals.set_target(pid);
     }
     let mut dropped_events = 0u64;

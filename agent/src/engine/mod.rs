@@ -246,6 +246,14 @@ impl Engine {
         alert.text(&self.host.clock)
     }
 
+    /// Records that the agent (`parent`) started the workload `root`. No driver reports that
+    /// fork (it happens before tracing starts), and an eBPF driver's events arrive after the
+    /// fact, when a short workload may already be gone from /proc: without this, its
+    /// ancestors (`proc.aname`, `proc.pname` of its children) would be unknown.
+    pub fn adopt_workload(&mut self, parent: u32, root: u32) {
+        self.state.adopt(parent, root);
+    }
+
     /// Updates the state with `event` and appends the alerts it raises to `alerts`.
     pub fn process(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         self.stats.events += 1;

@@ -360,6 +360,20 @@ impl State {
         self.drop_transient();
     }
 
+    /// `parent` started `root` (see `Engine::adopt_workload`): a fork nobody reported.
+    pub fn adopt(&mut self, parent: u32, root: u32) {
+        if self.processes.contains_key(&root) {
+            return;
+        }
+        let fork = ForkEvent {
+            child_pid: root,
+            child_tid: root,
+            kind: lanner_common::event::ForkKind::Fork,
+            thread: false,
+        };
+        self.fork(parent, lanner_common::time::boottime_ns(), &fork);
+    }
+
     fn fork(&mut self, pid: u32, ts: u64, fork: &ForkEvent) {
         self.ensure(pid);
         if fork.thread {
