@@ -79,24 +79,31 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
             .join(", ")
     };
     let ruleset = run::load_rules(&args.rules, false)?;
-    let peer_syscalls = lanner::engine::interest(&ruleset)
+    let interest = lanner::engine::interest(&ruleset);
+    let peer_numbers = interest.abi_numbers(lanner_common::Abi::X86_64);
+    let peer_syscalls = interest
         .iter()
         .map(|id| format!("?{}", id.name()))
         .collect::<Vec<_>>()
         .join(",");
     let mut drivers = drivers;
     if args.peers {
-        let strace_found = std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join("strace").is_file())
-        });
-        if strace_found {
-            drivers.push(lanner::bench::STRACE.to_owned());
-        } else {
-            tracing::warn!("--peers: strace is not installed; no strace column");
+        let installed = |tool: &str| {
+            std::env::var_os("PATH").is_some_and(|path| {
+                std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
+            })
+        };
+        for tool in [lanner::bench::STRACE, lanner::bench::BPFTRACE] {
+            if installed(tool) {
+                drivers.push(tool.to_owned());
+            } else {
+                tracing::warn!("--peers: {tool} is not installed; no {tool} column");
+            }
         }
     }
     let opts = lanner::bench::Options {
         peer_syscalls,
+        peer_numbers,
         drivers,
         rules: args.rules,
         tests,

@@ -32,10 +32,41 @@ pub struct Options {
     /// The syscalls the rules make the drivers trace, comma-separated: what the `strace` peer
     /// column is asked to trace, so that it does the same job.
     pub peer_syscalls: String,
+    /// The same syscalls as x86_64 numbers: what the `bpftrace` peer column filters on.
+    pub peer_numbers: Vec<u64>,
 }
 
 /// The name of the strace peer column.
 pub const STRACE: &str = "strace";
+/// The name of the bpftrace peer column.
+pub const BPFTRACE: &str = "bpftrace";
+
+/// Whether `driver` is an off-the-shelf tool measured beside lanner (no agent of ours).
+fn is_peer(driver: &str) -> bool {
+    driver == STRACE || driver == BPFTRACE
+}
+
+/// A bpftrace program that does the eBPF driver's filtering job on the classic raw-syscall
+/// tracepoints: the same syscall numbers, an event line for each entry and exit (to /dev/null).
+/// The number is read into a variable first: bpftrace 0.17 otherwise emits a context access the
+/// verifier of recent kernels refuses.
+fn bpftrace_script(numbers: &[u64]) -> String {
+    let filter = if numbers.is_empty() {
+        "0".to_owned()
+    } else {
+        numbers
+            .iter()
+            .map(|nr| format!("$id == {nr}"))
+            .collect::<Vec<_>>()
+            .join(" || ")
+    };
+    format!(
+        "tracepoint:raw_syscalls:sys_enter {{ $id = args->id; if ({filter}) {{ \
+         printf(\"%d %d %d %s\\n\", pid, tid, $id, comm); }} }}\n\
+         tracepoint:raw_syscalls:sys_exit {{ $id = args->id; if ({filter}) {{ \
+         printf(\"%d %d %d %d\\n\", pid, tid, $id, args->ret); }} }}"
+    )
+}
 /// The eBPF driver in its per-syscall attach mode (`ebpf` alone is the raw mode).
 pub const EBPF_PER_SYSCALL: &str = "ebpf-per-syscall";
 
@@ -69,7 +100,18 @@ fn children_cpu_s() -> f64 {
 
 fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sample> {
     let exe = std::env::current_exe().context("own executable")?;
-    let mut cmd = if driver == STRACE {
+    let mut cmd = if driver == BPFTRACE {
+        let mut cmd = Command::new("bpftrace");
+        cmd.args(["-q", "-o", "/dev/null", "-e"])
+            .arg(bpftrace_script(&opts.peer_numbers))
+            .arg("-c")
+            .arg(format!(
+                "{} bench-workload {test} --seconds {}",
+                exe.display(),
+                opts.seconds
+            ));
+        cmd
+    } else if driver == STRACE {
         let mut cmd = Command::new("strace");
         cmd.args(["-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e"])
             .arg(format!("trace={}", opts.peer_syscalls))
@@ -79,7 +121,9 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
     } else {
         Command::new(&exe)
     };
-    if driver != "none" && driver != STRACE {
+    if driver == BPFTRACE {
+        // The workload is in bpftrace's -c command.
+    } else if driver != "none" && driver != STRACE {
         match driver {
             "ebpf" => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "raw"]),
             EBPF_PER_SYSCALL => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "per-syscall"]),
@@ -90,15 +134,17 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
         }
         cmd.arg("--").arg(&exe);
     }
-    cmd.args([
-        "bench-workload",
-        test,
-        "--seconds",
-        &opts.seconds.to_string(),
-    ])
-    .env("LANNER_LOG", "info")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    if driver != BPFTRACE {
+        cmd.args([
+            "bench-workload",
+            test,
+            "--seconds",
+            &opts.seconds.to_string(),
+        ]);
+    }
+    cmd.env("LANNER_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let cpu_before = children_cpu_s();
     let start = Instant::now();
     let out = cmd
@@ -111,12 +157,14 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
     if !out.status.success() {
         bail!("{test} under {driver} failed ({}): {stderr}", out.status);
     }
+    // The last line that says something (bpftrace adds empty lines of its own at exit).
     let iterations: u64 = stdout
         .lines()
-        .last()
+        .rev()
+        .find(|line| !line.trim().is_empty())
         .and_then(|l| l.trim().parse().ok())
         .with_context(|| format!("{test} under {driver} printed no count: {stdout}"))?;
-    let dropped = (driver != "none" && driver != STRACE).then(|| {
+    let dropped = (driver != "none" && !is_peer(driver)).then(|| {
         stderr
             .lines()
             .filter(|l| l.contains(" done"))
@@ -127,7 +175,7 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
             })
             .unwrap_or(0)
     });
-    let agent_cpu_s = (driver != "none" && driver != STRACE)
+    let agent_cpu_s = (driver != "none" && !is_peer(driver))
         .then(|| {
             stderr
                 .lines()
