@@ -41,12 +41,21 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
     assert!(stdout.contains("index"), "{stdout}");
     let samples: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
-    let strace = std::path::Path::new("/usr/bin/strace").exists();
-    if !strace {
-        eprintln!("strace is not installed: no peer column to check");
+    // Each peer that is installed is a column: two samples (one per test) each.
+    let mut peers = 0;
+    for peer in ["strace", "bpftrace"] {
+        let installed = std::path::Path::new("/usr/bin").join(peer).exists();
+        if !installed {
+            eprintln!("{peer} is not installed: no {peer} column to check");
+        }
+        let samples_of_peer = samples.iter().filter(|s| s["driver"] == peer).count();
+        assert_eq!(
+            samples_of_peer,
+            if installed { 2 } else { 0 },
+            "{peer}: {samples:?}"
+        );
+        peers += samples_of_peer;
     }
-    let peers = samples.iter().filter(|s| s["driver"] == "strace").count();
-    assert_eq!(peers, if strace { 2 } else { 0 }, "{samples:?}");
     assert_eq!(samples.len() - peers, 4, "{samples:?}");
     for driver in ["none", "ptrace"] {
         for test in ["syscall", "spawn"] {
