@@ -47,7 +47,7 @@ const WORKLOADS: &[(&str, &[&str])] = &[
 /// The syscalls strace is asked to trace: what the embedded rules make lanner trace.
 fn rule_syscalls(lanner: &str) -> Result<String> {
     let out = Command::new(lanner)
-        .args(["rules", "syscalls", "agent/rules/falco_rules.yaml"])
+        .args(["rules", "syscalls", "agent/rules/default.yaml"])
         .output()
         .context("lanner rules syscalls")?;
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
