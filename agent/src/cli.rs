@@ -188,6 +188,10 @@ pub struct RunArgs {
     /// How the eBPF driver attaches (see `lanner drivers`).
     #[arg(long, value_enum, default_value = "auto")]
     pub ebpf_mode: EbpfMode,
+    /// The eBPF driver's ring buffer, in MiB (a power of two): what a burst may fill before
+    /// events are lost (and counted).
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = ring_mib)]
+    pub ebpf_ring_mb: usize,
     /// Rules files (Falco's format), loaded in order; the embedded default ruleset when none.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
@@ -251,4 +255,17 @@ pub struct ReplayArgs {
     /// Alert format.
     #[arg(long, value_enum, default_value = "json")]
     pub format: Format,
+}
+
+/// `--ebpf-ring-mb`: a power of two from 1 to 1024.
+fn ring_mib(text: &str) -> Result<usize, String> {
+    let mib: usize = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of MiB"))?;
+    if !(1..=1024).contains(&mib) || !mib.is_power_of_two() {
+        return Err(format!(
+            "{mib} MiB: the ring buffer must be a power of two from 1 to 1024 MiB"
+        ));
+    }
+    Ok(mib)
 }

@@ -33,7 +33,7 @@ pub fn print_report() -> String {
 }
 
 #[cfg(feature = "ebpf")]
-fn ebpf_driver(mode: EbpfMode, entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(mode: EbpfMode, ring_mib: usize, entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
     use lanner_driver_ebpf::{AttachMode, EbpfDriver, Options};
     let mode = match mode {
         EbpfMode::Auto => None,
@@ -42,14 +42,18 @@ fn ebpf_driver(mode: EbpfMode, entry_only: SyscallSet) -> Result<Box<dyn Driver>
     };
     let mut driver = EbpfDriver::new(Options {
         mode,
-        ..Options::default()
+        ring_bytes: ring_mib << 20,
     });
     driver.set_entry_only(entry_only);
     Ok(Box::new(driver))
 }
 
 #[cfg(not(feature = "ebpf"))]
-fn ebpf_driver(_mode: EbpfMode, _entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(
+    _mode: EbpfMode,
+    _ring_mib: usize,
+    _entry_only: SyscallSet,
+) -> Result<Box<dyn Driver>> {
     bail!("this lanner was built without the eBPF driver (no `ebpf` feature)")
 }
 
@@ -64,6 +68,7 @@ fn ptrace_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
 pub fn select(
     choice: DriverChoice,
     ebpf_mode: EbpfMode,
+    ebpf_ring_mb: usize,
     system: bool,
     entry_only: SyscallSet,
 ) -> Result<Box<dyn Driver>> {
@@ -80,12 +85,12 @@ pub fn select(
             if !ebpf.available {
                 bail!("{}", ebpf.to_string().trim_end());
             }
-            ebpf_driver(ebpf_mode, entry_only)
+            ebpf_driver(ebpf_mode, ebpf_ring_mb, entry_only)
         }
         DriverChoice::Auto => {
             if ebpf.available {
                 tracing::info!("driver: ebpf (the kernel allows it)");
-                return ebpf_driver(ebpf_mode, entry_only);
+                return ebpf_driver(ebpf_mode, ebpf_ring_mb, entry_only);
             }
             if system {
                 bail!(

@@ -287,7 +287,13 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         traced: interest,
         entry_only,
     };
-    let mut driver = drivers::select(args.driver, args.ebpf_mode, args.system, entry_only)?;
+    let mut driver = drivers::select(
+        args.driver,
+        args.ebpf_mode,
+        args.ebpf_ring_mb,
+        args.system,
+        entry_only,
+    )?;
     tracing::debug!(
         driver = driver.name(),
         syscalls = interest.len(),

@@ -261,3 +261,20 @@ fn alerts_out_file_in_text_format() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn ebpf_ring_size_must_be_a_power_of_two_and_says_so() {
+    let out = lanner(&[
+        "run",
+        "--driver",
+        "ebpf",
+        "--ebpf-ring-mb",
+        "3",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = stderr(&out);
+    assert!(err.contains("--ebpf-ring-mb"), "{err}");
+    assert!(err.contains("power of two"), "{err}");
+}

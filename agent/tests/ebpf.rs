@@ -183,6 +183,8 @@ fn per_syscall_mode_raises_the_alert_and_names_its_blind_spot() {
             "ebpf",
             "--ebpf-mode",
             "per-syscall",
+            "--ebpf-ring-mb",
+            "1",
             "--",
             "sh",
             "-c",
