@@ -1355,49 +1355,63 @@ fn an_open_storm_on_many_threads_loses_nothing() {
         out.display()
     );
     let t = trace(command(["sh", "-c", &script]), &set("openat"));
-    if driver_kind() == Kind::Ebpf {
-        // ebpf_differs: the eBPF driver never slows the workload down, so a consumer slower
-        // than the storm (this debug build) may lose events. Losses are counted and reported.
-        t.check_invariants_allowing_drops();
-    } else {
-        t.check_invariants();
-    }
     assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:?}", t.stats);
-    let printed = std::fs::read_to_string(&out).expect("fx-storm's count");
-    let opens: usize = printed
-        .trim()
-        .strip_prefix("opens ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"));
     let storm_prefix = dir.path().join("storm-");
     let seen = t
         .syscalls("openat")
         .filter(|(_, sc)| path_arg(sc, "name").starts_with(storm_prefix.as_os_str().as_bytes()))
         .count();
+    assert_every_storm_open_accounted(&t, seen, &out, "one event per open the workload counted");
+}
+
+/// What fx-storm printed: how many opens it made.
+fn storm_opens(out: &std::path::Path) -> usize {
+    let printed = std::fs::read_to_string(out).expect("fx-storm's count");
+    printed
+        .trim()
+        .strip_prefix("opens ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"))
+}
+
+/// The storm tests' accounting: `seen` storm opens in the trace against what fx-storm counted
+/// in `out`. Under ptrace nothing is lost: one event per open (`what`). ebpf_differs: the eBPF
+/// driver never slows the workload down, so a consumer slower than the storm (this debug
+/// build) may lose events; then every open is in the stream or in the loss count (a lost
+/// record is half an open or a whole one), and the drop records add up to the driver's count.
+fn assert_every_storm_open_accounted(
+    t: &common::Trace,
+    seen: usize,
+    out: &std::path::Path,
+    what: &str,
+) {
+    let opens = storm_opens(out);
     assert!(opens > 0);
-    if driver_kind() == Kind::Ebpf {
-        // Every open is in the stream or in the loss count (a lost record is half an open
-        // or a whole one), and the drop records add up to the driver's count.
-        let lost: u64 = t
-            .events
-            .iter()
-            .filter_map(|ev| match &ev.kind {
-                EventKind::Drop(d) => Some(d.count),
-                _ => None,
-            })
-            .sum();
-        assert_eq!(lost, t.stats.dropped, "drop records and the counter agree");
-        assert!(seen <= opens, "{seen} seen of {opens}");
-        assert!(
-            seen as u64 + lost >= opens as u64,
-            "{seen} seen + {lost} lost < {opens} opens"
-        );
-        if lost > 0 {
-            eprintln!("the storm outran the consumer: {seen} of {opens} opens seen, {lost} records lost (counted)");
-        }
+    if driver_kind() != Kind::Ebpf {
+        t.check_invariants();
+        assert_eq!(seen, opens, "{what}");
         return;
     }
-    assert_eq!(seen, opens, "one event per open the workload counted");
+    t.check_invariants_allowing_drops();
+    let lost: u64 = t
+        .events
+        .iter()
+        .filter_map(|ev| match &ev.kind {
+            EventKind::Drop(d) => Some(d.count),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(lost, t.stats.dropped, "drop records and the counter agree");
+    assert!(seen <= opens, "{seen} seen of {opens}");
+    assert!(
+        seen as u64 + lost >= opens as u64,
+        "{seen} seen + {lost} lost < {opens} opens"
+    );
+    if lost > 0 {
+        eprintln!(
+            "the storm outran the consumer: {seen} of {opens} opens seen, {lost} records lost (counted)"
+        );
+    }
 }
 
 fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
@@ -1472,29 +1486,14 @@ fn sigstop_stops_every_thread_of_a_busy_process_until_sigcont() {
     }
     kill(storm, libc::SIGCONT);
     let t = run.finish();
-    if driver_kind() == Kind::Ebpf {
-        // ebpf_differs: see an_open_storm_on_many_threads_loses_nothing.
-        t.check_invariants_allowing_drops();
-    } else {
-        t.check_invariants();
-    }
     assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:?}", t.stats);
-    let printed = std::fs::read_to_string(&out).expect("fx-storm's count");
-    let opens: usize = printed
-        .trim()
-        .strip_prefix("opens ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"));
     let seen = t.events.iter().filter(|ev| is_storm_open(ev)).count();
-    if driver_kind() == Kind::Ebpf {
-        assert!(
-            seen as u64 + t.stats.dropped >= opens as u64,
-            "{seen} seen + {} lost < {opens} opens",
-            t.stats.dropped
-        );
-    } else {
-        assert_eq!(seen, opens, "every open before, during and after the stop");
-    }
+    assert_every_storm_open_accounted(
+        &t,
+        seen,
+        &out,
+        "every open before, during and after the stop",
+    );
     for tid in threads {
         assert_eq!(t.exit_of(tid), Some(ExitStatus::Code(0)), "thread {tid}");
     }
