@@ -279,12 +279,7 @@ impl State {
         if process.fds.get(num).is_some() {
             return;
         }
-        // Remember a miss too, so the lookup is not repeated on every event.
-        let fd = match procfs.fd(pid, num) {
-            Some(link) => Fd::from_link(link, |inode| procfs.socket(pid, inode)),
-            None => Fd::new(FdKind::Unknown(Vec::new())),
-        };
-        process.fds.insert(num, fd);
+        process.fds.insert(num, fd_from_proc(procfs, pid, num));
     }
 
     fn drop_transient(&mut self) {
@@ -705,12 +700,7 @@ impl State {
                     // is read from /proc once and kept, so that its copies are known too;
                     // otherwise every close(dup(2)) would send a rule to /proc again.
                     if let Some(old) = used.filter(|&n| n >= 0 && table.get(n).is_none()) {
-                        let procfs = &self.procfs;
-                        let fd = match procfs.fd(pid, old) {
-                            Some(link) => Fd::from_link(link, |inode| procfs.socket(pid, inode)),
-                            None => Fd::new(FdKind::Unknown(Vec::new())),
-                        };
-                        table.insert(old, fd);
+                        table.insert(old, fd_from_proc(&self.procfs, pid, old));
                     }
                     dup(table, &mut self.buffers, used, num, cloexec);
                 }
@@ -807,6 +797,15 @@ impl State {
 /// `new` becomes a copy of `old` (dup, dup2, dup3, `F_DUPFD`). An `old` the table does not
 /// know leaves `new` unknown too, for `/proc` to fill in.
 /// The copy and whatever `new` held before go through `buffers`.
+/// What `/proc` says fd `num` of `pid` is, or an unknown fd when it cannot tell: a miss is
+/// kept in the table too, so that the lookup is not repeated on every event.
+fn fd_from_proc(procfs: &ProcFs, pid: u32, num: i32) -> Fd {
+    match procfs.fd(pid, num) {
+        Some(link) => Fd::from_link(link, |inode| procfs.socket(pid, inode)),
+        None => Fd::new(FdKind::Unknown(Vec::new())),
+    }
+}
+
 fn dup(table: &mut FdTable, buffers: &mut Buffers, old: Option<i32>, new: i32, cloexec: bool) {
     let replaced = match old
         .and_then(|n| table.get(n))
