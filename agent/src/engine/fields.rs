@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 use lanner_common::decode::errno;
 use lanner_common::decode::sockaddr::SockAddr;
-use lanner_common::event::{ArgValue, SyscallEvent};
+use lanner_common::event::{Arg, ArgValue, SyscallEvent};
 use lanner_common::time::WallClock;
 use lanner_common::Event;
 use lanner_rules::{EventCode, FieldArg, FieldId, FieldSource, Value, FIELDS};
@@ -450,11 +450,7 @@ impl<'a> View<'a> {
         let Some(call) = self.call else {
             return Value::Missing;
         };
-        let found = match *arg {
-            FieldArg::Key(name) => call.args.iter().find(|a| a.name == name),
-            FieldArg::Index(i) => call.args.get(i as usize),
-            FieldArg::None => None,
-        };
+        let found = find_arg(call, arg);
         match (found, *arg) {
             (Some(found), _) => args::value(found),
             // The result, as Falco names it on exit events.
@@ -467,11 +463,7 @@ impl<'a> View<'a> {
         let Some(call) = self.call else {
             return Value::Missing;
         };
-        let found = match *arg {
-            FieldArg::Key(name) => call.args.iter().find(|a| a.name == name),
-            FieldArg::Index(i) => call.args.get(i as usize),
-            FieldArg::None => None,
-        };
+        let found = find_arg(call, arg);
         match found.map(|a| &a.value) {
             Some(ArgValue::Int(v)) => Value::Num(*v),
             Some(ArgValue::UInt(v)) => Value::Num(*v as i64),
@@ -927,5 +919,14 @@ impl FieldSource for View<'_> {
             },
             F::ContainerUnknown | F::Unserved => Value::Missing,
         }
+    }
+}
+
+/// The argument `evt.arg.NAME` or `evt.arg[N]` names.
+fn find_arg<'c>(call: &'c SyscallEvent, arg: &FieldArg<'_>) -> Option<&'c Arg> {
+    match *arg {
+        FieldArg::Key(name) => call.args.iter().find(|a| a.name == name),
+        FieldArg::Index(i) => call.args.get(i as usize),
+        FieldArg::None => None,
     }
 }
