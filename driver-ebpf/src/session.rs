@@ -48,7 +48,6 @@ pub enum Message {
 pub struct Shared {
     pub seen: AtomicU64,
     pub dropped: AtomicU64,
-    pub filtered: AtomicU64,
     pub stop: AtomicBool,
 }
 
@@ -295,20 +294,74 @@ fn recursion_misses(skel: &LannerSkel<'_>) -> u64 {
     .sum()
 }
 
-/// A drop event for the runs skipped since the last look, if any.
-fn push_misses(skel: &LannerSkel<'_>, seen: &mut u64, ts: u64, owner: u32, out: &mut Vec<Event>) {
-    let now = recursion_misses(skel);
-    if now > *seen {
-        out.push(Event {
-            ts,
-            pid: owner,
-            tid: owner,
-            kind: EventKind::Drop(DropEvent {
-                count: now - *seen,
-                reason: "the kernel skipped a program already running on that CPU",
-            }),
-        });
-        *seen = now;
+/// A cumulative loss count, reported in the stream as a drop event for what it grew by
+/// since the last report.
+struct Losses {
+    reported: u64,
+    reason: &'static str,
+}
+
+impl Losses {
+    fn new(reason: &'static str) -> Self {
+        Losses {
+            reported: 0,
+            reason,
+        }
+    }
+
+    fn report(&mut self, total: u64, ts: u64, owner: u32, out: &mut Vec<Event>) {
+        if total > self.reported {
+            out.push(Event {
+                ts,
+                pid: owner,
+                tid: owner,
+                kind: EventKind::Drop(DropEvent {
+                    count: total - self.reported,
+                    reason: self.reason,
+                }),
+            });
+            self.reported = total;
+        }
+    }
+}
+
+/// Every loss the kernel side or the parsing counts, each reported as it grows.
+struct LossReports {
+    ring_full: Losses,
+    scope_full: Losses,
+    skipped: Losses,
+    bad_records: Losses,
+}
+
+impl LossReports {
+    fn new(skel: &LannerSkel<'_>) -> Self {
+        let mut skipped = Losses::new("the kernel skipped a program already running on that CPU");
+        skipped.reported = recursion_misses(skel);
+        LossReports {
+            ring_full: Losses::new("the ring buffer was full"),
+            scope_full: Losses::new("the scope map was full: a new process was not traced"),
+            skipped,
+            bad_records: Losses::new("a ring buffer record was malformed"),
+        }
+    }
+
+    /// Drop events for what grew since the last report. Skipped program runs cost seven /proc
+    /// reads, so they are looked at only when `skipped_too`.
+    fn report(
+        &mut self,
+        skel: &LannerSkel<'_>,
+        malformed: u64,
+        skipped_too: bool,
+        ts: u64,
+        owner: u32,
+        out: &mut Vec<Event>,
+    ) {
+        self.ring_full.report(counter(skel, 1), ts, owner, out);
+        self.scope_full.report(counter(skel, 2), ts, owner, out);
+        self.bad_records.report(malformed, ts, owner, out);
+        if skipped_too {
+            self.skipped.report(recursion_misses(skel), ts, owner, out);
+        }
     }
 }
 
@@ -439,6 +492,7 @@ pub fn run(
 
     let mut assembler = Assembler::new(root);
     let pending: std::cell::RefCell<Vec<records::Record>> = std::cell::RefCell::new(Vec::new());
+    // Records that did not parse, in all.
     let malformed = std::cell::Cell::new(0u64);
     let mut builder = RingBufferBuilder::new();
     let added = builder
@@ -468,9 +522,7 @@ pub fn run(
     // Losses in the kernel are not any one process's: they are charged to the workload as a
     // whole (its root), or to no process (0) when the whole system is watched.
     let loss_owner = root.unwrap_or(0);
-    let mut lost_seen = 0u64;
-    let mut scope_full_seen = 0u64;
-    let mut misses_seen = recursion_misses(&skel);
+    let mut losses = LossReports::new(&skel);
     let mut last_misses_check = Instant::now();
     let mut root_status: Option<ExitStatus> = None;
     let mut root_done = child.is_none();
@@ -487,49 +539,22 @@ pub fn run(
         for record in pending.borrow_mut().drain(..) {
             assembler.push(record, &mut out);
         }
-        // Losses the kernel side counted, as drop events in the stream.
-        for (index, seen, reason) in [
-            (1u32, &mut lost_seen, "the ring buffer was full"),
-            (
-                2u32,
-                &mut scope_full_seen,
-                "the scope map was full: a new process was not traced",
-            ),
-        ] {
-            let now = counter(&skel, index);
-            if now > *seen {
-                out.push(Event {
-                    ts: reorder.latest(&out),
-                    pid: loss_owner,
-                    tid: loss_owner,
-                    kind: EventKind::Drop(DropEvent {
-                        count: now - *seen,
-                        reason,
-                    }),
-                });
-                *seen = now;
-            }
-        }
-        // Runs the kernel skipped because the same program was already running on that CPU (a
-        // syscall program preempted mid-run): each is a lost record. Read now and then, and at
-        // the end.
-        if last_misses_check.elapsed() > MISSES_EVERY || (root.is_some() && root_done) {
+        // Losses the kernel side counted, as drop events in the stream. Runs the kernel
+        // skipped because the same program was already running on that CPU (a syscall program
+        // preempted mid-run) are read now and then, and once more at the end.
+        let skipped_too = last_misses_check.elapsed() > MISSES_EVERY;
+        if skipped_too {
             last_misses_check = Instant::now();
-            let ts = reorder.latest(&out);
-            push_misses(&skel, &mut misses_seen, ts, loss_owner, &mut out);
         }
-        let bad = malformed.replace(0);
-        if bad > 0 {
-            out.push(Event {
-                ts: reorder.latest(&out),
-                pid: loss_owner,
-                tid: loss_owner,
-                kind: EventKind::Drop(DropEvent {
-                    count: bad,
-                    reason: "a ring buffer record was malformed",
-                }),
-            });
-        }
+        let ts = reorder.latest(&out);
+        losses.report(
+            &skel,
+            malformed.get(),
+            skipped_too,
+            ts,
+            loss_owner,
+            &mut out,
+        );
         reorder.hold(&mut out);
         reorder.release(!arrived, &mut out);
         account(&shared, &out);
@@ -591,8 +616,9 @@ pub fn run(
                 for record in pending.borrow_mut().drain(..) {
                     assembler.push(record, &mut out);
                 }
+                // Every loss up to the very end, not only up to this round's first look.
                 let ts = reorder.latest(&out);
-                push_misses(&skel, &mut misses_seen, ts, loss_owner, &mut out);
+                losses.report(&skel, malformed.get(), true, ts, loss_owner, &mut out);
                 if let Some(status) = root_status {
                     assembler.root_ended_unseen(status, reorder.latest(&out), &mut out);
                 }
@@ -606,7 +632,7 @@ pub fn run(
             }
         }
     }
-    detach_concurrently(links);
+    detach_in_background(links);
     let _ = tx.send(Message::End(root_status));
 }
 
@@ -616,7 +642,7 @@ pub fn run(
 /// inherits the descriptors, waits until the agent has dropped its own references (cheap, not
 /// the last), and then closes them as it exits, while the agent goes on. The programs are
 /// detached all the same, a few seconds later.
-fn detach_concurrently(links: Vec<Link>) {
+fn detach_in_background(links: Vec<Link>) {
     if links.len() <= 8 {
         return; // dropped on return; a handful costs little
     }
