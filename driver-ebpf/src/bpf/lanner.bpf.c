@@ -438,27 +438,16 @@ struct cap_walk {
 	__s64 ret;
 };
 
-static __always_inline __u8 plan_cap(struct lanner_plan *plan, __u64 i)
+/* bytes[i] of a plan's six per-argument bytes, for an index the verifier cannot bound. */
+static __always_inline __u8 byte_at(__u8 *bytes, __u64 i)
 {
 	switch (i) {
-	case 0: return plan->cap[0];
-	case 1: return plan->cap[1];
-	case 2: return plan->cap[2];
-	case 3: return plan->cap[3];
-	case 4: return plan->cap[4];
-	default: return plan->cap[5];
-	}
-}
-
-static __always_inline __u8 plan_aux(struct lanner_plan *plan, __u64 i)
-{
-	switch (i) {
-	case 0: return plan->aux[0];
-	case 1: return plan->aux[1];
-	case 2: return plan->aux[2];
-	case 3: return plan->aux[3];
-	case 4: return plan->aux[4];
-	default: return plan->aux[5];
+	case 0: return bytes[0];
+	case 1: return bytes[1];
+	case 2: return bytes[2];
+	case 3: return bytes[3];
+	case 4: return bytes[4];
+	default: return bytes[5];
 	}
 }
 
@@ -469,7 +458,7 @@ static long capture_arg(__u64 i, void *data)
 	struct scratch *s = scratch_area(w->slot);
 	if (!s || i > 5)
 		return 1;
-	__u8 cap = plan_cap(&w->plan, i);
+	__u8 cap = byte_at(w->plan.cap, i);
 	__u64 arg = arg_at(w->args, i);
 	__u32 used = 0;
 	int efault = 0;
@@ -478,7 +467,7 @@ static long capture_arg(__u64 i, void *data)
 			used = cap_string(s, s->cursor, i, 0, arg, LANNER_MAX_STRING, &efault);
 		} else if (cap == LANNER_CAP_SOCKADDR) {
 			used = cap_bytes(s, s->cursor, i, arg,
-					 arg_at(w->args, plan_aux(&w->plan, i)), &efault);
+					 arg_at(w->args, byte_at(w->plan.aux, i)), &efault);
 		} else if (cap == LANNER_CAP_ARGV && !w->at_exit) {
 			s->argv = i;
 		}
@@ -486,7 +475,7 @@ static long capture_arg(__u64 i, void *data)
 			s->failed |= 1U << i;
 	} else if (w->ret >= 0 && cap == LANNER_CAP_SOCKADDR_OUT) {
 		__u32 len = 0;
-		__u64 len_ptr = arg_at(w->args, plan_aux(&w->plan, i));
+		__u64 len_ptr = arg_at(w->args, byte_at(w->plan.aux, i));
 		if (arg && len_ptr && bpf_probe_read_user(&len, 4, (void *)len_ptr) < 0) {
 			if (room(s->cursor)) {
 				struct lanner_cap *c =
