@@ -2,30 +2,19 @@
 //! events file, signal forwarding, error messages. Every test runs the real binary under the
 //! real ptrace driver.
 
+mod common;
+
+use common::{ptrace_available, stderr, LANNER};
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
-
-/// Whether the ptrace driver can run here; prints why not when it cannot.
-fn ptrace_available() -> bool {
-    let report = lanner_driver_ptrace::probe();
-    if !report.available {
-        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
-    }
-    report.available
-}
 
 fn lanner(args: &[&str]) -> Output {
     Command::new(LANNER)
         .args(args)
         .output()
         .expect("lanner runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]

@@ -6,22 +6,16 @@
 //! the test probes for it and, if missing, prints why it skipped and checks that the rule at
 //! least compiles and that its syscalls are traced.
 
+mod common;
+
+use common::{ptrace_available, LANNER};
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use lanner::engine;
 use lanner_common::syscalls::SyscallId;
-
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
-
-fn ptrace_available() -> bool {
-    let report = lanner_driver_ptrace::probe();
-    if !report.available {
-        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
-    }
-    report.available
-}
 
 /// Rule names from the JSON alert lines in `text`.
 fn rule_names(text: &str) -> Vec<String> {

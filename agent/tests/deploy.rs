@@ -2,13 +2,15 @@
 //! needs and no more, its rules load, and the systemd unit is one systemd accepts
 //! (`systemd-analyze verify`, skipped with a reason where systemd is not installed).
 
+mod common;
+
+use common::LANNER;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
-
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
 
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,11 +1,13 @@
 //! The eBPF driver through the real `lanner` binary: a whole-system capture ended by SIGINT
 //! that touches no process, and an agent killed with SIGKILL that leaves no program behind.
 
+mod common;
+
+use common::LANNER;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
 
 /// One agent at a time: each test counts the programs loaded in the whole kernel.
 fn serial() -> std::sync::MutexGuard<'static, ()> {

@@ -3,24 +3,18 @@
 //! shape, `tests/data/ecs/`) the way the ECS agent does, and the alert for `cat /etc/shadow`
 //! must name the container and the task. An endpoint that does not answer costs a warning only.
 
+mod common;
+
+use common::{ptrace_available, LANNER};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
 
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
 const TASK_ARN: &str =
     "arn:aws:ecs:us-west-2:111122223333:task/default/cd189a933e5849daa93386466019ab50";
 const DOCKER_ID: &str = "cd189a933e5849daa93386466019ab50-2495160603";
-
-/// Whether the ptrace driver can run here; prints why not when it cannot.
-fn ptrace_available() -> bool {
-    let report = lanner_driver_ptrace::probe();
-    if !report.available {
-        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
-    }
-    report.available
-}
 
 fn data(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

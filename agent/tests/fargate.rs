@@ -2,12 +2,15 @@
 //! result has the shape ECS on Fargate accepts, patching twice is patching once, and nothing
 //! but lanner's fields changes.
 
+mod common;
+
+use common::{ptrace_available, LANNER};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Map, Value};
 
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
 const SIDECAR_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lanner-sidecar:0.1.0";
 
 fn example_dir() -> PathBuf {
@@ -405,15 +408,6 @@ fn standard_input_to_standard_output() {
     );
     let piped: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(piped, patch(&input, "stdin-reference", &[]));
-}
-
-/// Whether the ptrace driver can run here; prints why not when it cannot.
-fn ptrace_available() -> bool {
-    let report = lanner_driver_ptrace::probe();
-    if !report.available {
-        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
-    }
-    report.available
 }
 
 #[test]

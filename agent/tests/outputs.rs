@@ -3,6 +3,10 @@
 //! scraped during a run, the stats line, and rules reloaded on a signal. Every test runs the
 //! real binary under the real ptrace driver.
 
+mod common;
+
+use common::{ptrace_available, stderr, LANNER};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -11,17 +15,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const LANNER: &str = env!("CARGO_BIN_EXE_lanner");
 const SHADOW_RULE: &str = "Read sensitive file untrusted";
-
-/// Whether the ptrace driver can run here; prints why not when it cannot.
-fn ptrace_available() -> bool {
-    let report = lanner_driver_ptrace::probe();
-    if !report.available {
-        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
-    }
-    report.available
-}
 
 /// The agent, with no proxy from the environment between it and the local receivers.
 fn lanner(args: &[&str]) -> Output {
@@ -37,10 +31,6 @@ fn lanner(args: &[&str]) -> Output {
         command.env_remove(var);
     }
     command.args(args).output().expect("lanner runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A fresh directory for one test.
