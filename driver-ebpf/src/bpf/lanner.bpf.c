@@ -365,7 +365,7 @@ static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 *ar
 
 /* The plan for this syscall, with its ABI and (for i386 socketcall) the real arguments;
  * NULL when it is not traced or not for this process. */
-static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr,
+static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr, int at_entry,
 						    __u32 *abi_out, __u32 *op_out, __u64 *args)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -384,6 +384,10 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	}
 	struct lanner_plan *plan = bpf_map_lookup_elem(&plans, &slot);
 	if (!plan || !(plan->traced & LANNER_TRACED))
+		return 0;
+	/* Nothing to read at entry: the exit reports the whole call, so the entry stops here,
+	 * before the scope lookup and the register reads. */
+	if (at_entry && (plan->traced & LANNER_ONE_RECORD) && !plan->entry_only)
 		return 0;
 	if (!wanted(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -501,11 +505,12 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 {
 	struct cap_walk w = {.slot = SLOT_ENTER};
 	__u32 abi, op;
-	struct lanner_plan *plan = plan_for(regs, id, &abi, &op, w.args);
+	struct lanner_plan *plan = plan_for(regs, id, 1, &abi, &op, w.args);
 	if (!plan)
 		return 0;
 	/* Nothing to read where the caller passed it: the exit reports the whole call (the
-	 * argument registers are unchanged at exit). */
+	 * argument registers are unchanged at exit). plan_for already stopped plain syscalls of
+	 * this kind; this is for the socketcall operations, judged after their words are read. */
 	if ((plan->traced & LANNER_ONE_RECORD) && !plan->entry_only)
 		return 0;
 	struct scratch *s = scratch_area(SLOT_ENTER);
@@ -553,7 +558,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	struct cap_walk w = {.slot = SLOT_EXIT};
 	__u32 abi, op;
 	__u64 nr = BPF_CORE_READ(regs, orig_ax);
-	struct lanner_plan *plan = plan_for(regs, nr, &abi, &op, w.args);
+	struct lanner_plan *plan = plan_for(regs, nr, 0, &abi, &op, w.args);
 	if (!plan || plan->entry_only)
 		return 0;
 	struct scratch *s = scratch_area(SLOT_EXIT);
