@@ -204,7 +204,7 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
 /// Runs everything; progress goes to stderr.
 pub fn run(opts: &Options) -> Result<Vec<Sample>> {
     for test in &opts.tests {
-        if !workloads::ALL.iter().any(|(n, _)| n == test) {
+        if !workloads::known(test) {
             bail!("unknown test {test}; known: {}", workloads::names());
         }
     }

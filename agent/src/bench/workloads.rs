@@ -28,6 +28,19 @@ pub const ALL: &[(&str, &str)] = &[
     ),
 ];
 
+/// Micro-benchmarks, outside the index (run them with `--tests`): what one kind of syscall
+/// costs under each driver, the figures the eBPF driver's targets are stated in.
+pub const MICRO: &[(&str, &str)] = &[
+    ("getppid", "a getppid loop: a syscall no rule traces"),
+    ("openat", "openat + close of one file: traced syscalls"),
+    ("forkexec", "fork + exec /bin/true + wait"),
+];
+
+/// Whether `name` is a workload (index or micro).
+pub fn known(name: &str) -> bool {
+    ALL.iter().chain(MICRO).any(|(n, _)| *n == name)
+}
+
 /// Runs workload `name` for `seconds`; returns the iteration count.
 pub fn run(name: &str, seconds: f64, extra: &[String]) -> Result<u64> {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
@@ -42,13 +55,20 @@ pub fn run(name: &str, seconds: f64, extra: &[String]) -> Result<u64> {
         "fstime-4096" => file_copy(deadline, 4096),
         "shell" => shell(deadline),
         "openstorm" => open_storm(deadline),
+        "getppid" => Ok(getppid(deadline)),
+        "openat" => open_close(deadline),
+        "forkexec" => fork_exec(deadline),
         other => bail!("unknown workload {other}; known: {}", names()),
     }
 }
 
 /// The names, comma separated.
 pub fn names() -> String {
-    ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(",")
+    ALL.iter()
+        .chain(MICRO)
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn syscall(deadline: Instant) -> u64 {
@@ -66,6 +86,56 @@ fn syscall(deadline: Instant) -> u64 {
         n += 1000;
     }
     n
+}
+
+fn getppid(deadline: Instant) -> u64 {
+    let mut n = 0;
+    while Instant::now() < deadline {
+        for _ in 0..10_000 {
+            // SAFETY: no arguments, cannot fail.
+            unsafe { libc::getppid() };
+        }
+        n += 10_000;
+    }
+    n
+}
+
+fn open_close(deadline: Instant) -> Result<u64> {
+    let dir = scratch_dir()?;
+    let path = CString::new(dir.join("f").to_string_lossy().into_owned())?;
+    std::fs::write(dir.join("f"), b"x")?;
+    let mut n = 0;
+    while Instant::now() < deadline {
+        for _ in 0..1000 {
+            // SAFETY: a NUL-terminated path we own; the fd is closed at once.
+            unsafe {
+                let fd = libc::openat(libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY);
+                if fd < 0 {
+                    bail!(
+                        "openat {}: {}",
+                        dir.display(),
+                        std::io::Error::last_os_error()
+                    );
+                }
+                libc::close(fd);
+            }
+        }
+        n += 1000;
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(n)
+}
+
+fn fork_exec(deadline: Instant) -> Result<u64> {
+    let mut n = 0;
+    while Instant::now() < deadline {
+        let status = std::process::Command::new("/bin/true").status()?;
+        if !status.success() {
+            bail!("/bin/true failed: {status}");
+        }
+        n += 1;
+    }
+    Ok(n)
 }
 
 fn os_pipe() -> Result<(std::fs::File, std::fs::File)> {
