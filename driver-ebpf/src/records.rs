@@ -265,3 +265,59 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::mem::{offset_of, size_of, MaybeUninit};
+
+    use libbpf_rs::skel::SkelBuilder as _;
+
+    use crate::skel::types::{
+        lanner_cap, lanner_exec, lanner_fork, lanner_hdr, lanner_plan, lanner_sys, lanner_task_exit,
+    };
+    use crate::skel::LannerSkelBuilder;
+
+    /// The layout table the compiler of lanner.bpf.c wrote into the object (`lanner_layout`)
+    /// against what Rust sees in the generated types: a field added on one side only, or a
+    /// padding difference, fails here instead of garbling records. Opening the object needs
+    /// no privileges: nothing is loaded.
+    #[test]
+    fn kernel_and_driver_see_the_same_record_layout() {
+        let mut object = MaybeUninit::uninit();
+        let open = LannerSkelBuilder::default()
+            .open(&mut object)
+            .expect("the embedded object opens");
+        let seen_by_bpf = open
+            .maps
+            .rodata_data
+            .as_deref()
+            .expect("the object has read-only data")
+            .lanner_layout;
+        let seen_by_rust = [
+            size_of::<lanner_plan>(),
+            size_of::<lanner_hdr>(),
+            offset_of!(lanner_hdr, size),
+            offset_of!(lanner_hdr, kind),
+            size_of::<lanner_sys>(),
+            offset_of!(lanner_sys, ret),
+            offset_of!(lanner_sys, args),
+            offset_of!(lanner_sys, ncap),
+            size_of::<lanner_cap>(),
+            offset_of!(lanner_cap, len),
+            size_of::<lanner_fork>(),
+            offset_of!(lanner_fork, fork_kind),
+            size_of::<lanner_exec>(),
+            offset_of!(lanner_exec, args_len),
+            size_of::<lanner_task_exit>(),
+            offset_of!(lanner_task_exit, group_dead),
+        ]
+        .map(|n| n as u32);
+        assert_eq!(seen_by_bpf, seen_by_rust);
+        assert_eq!(
+            size_of::<lanner_plan>(),
+            crate::plan::bytes(&crate::plan::build(&Default::default(), &Default::default())[0])
+                .len(),
+            "plan::bytes writes the whole plan value"
+        );
+    }
+}
