@@ -34,6 +34,7 @@ fn empty() -> lanner_plan {
         words: 0,
         cap: [0; 6],
         aux: [0; 6],
+        span: 0,
     }
 }
 
@@ -60,6 +61,13 @@ fn plan_of(id: SyscallId, entry_only: &SyscallSet) -> lanner_plan {
             plan.aux[i] = aux;
         }
         plan.exit_caps = u8::from(spec.captures_at_exit());
+        // The capture loop stops after the last argument it has something to read for:
+        // openat's runs twice, close's not at all.
+        plan.span = plan
+            .cap
+            .iter()
+            .rposition(|&c| c != 0)
+            .map_or(0, |i| i as u8 + 1);
         if !plan
             .cap
             .iter()
@@ -112,14 +120,15 @@ pub fn build(interest: &SyscallSet, entry_only: &SyscallSet) -> Vec<lanner_plan>
 }
 
 /// The plan's bytes, as the map stores them.
-pub fn bytes(plan: &lanner_plan) -> [u8; 16] {
-    let mut out = [0u8; 16];
+pub fn bytes(plan: &lanner_plan) -> [u8; 17] {
+    let mut out = [0u8; 17];
     out[0] = plan.traced;
     out[1] = plan.entry_only;
     out[2] = plan.exit_caps;
     out[3] = plan.words;
     out[4..10].copy_from_slice(&plan.cap);
     out[10..16].copy_from_slice(&plan.aux);
+    out[16] = plan.span;
     out
 }
 
@@ -141,6 +150,7 @@ mod tests {
         );
         assert_eq!(openat.cap[1], CAP_STR);
         assert_eq!(openat.exit_caps, 0);
+        assert_eq!(openat.span, 2, "the capture loop stops after the path");
         // i386 openat is 295.
         assert_eq!(plans[I386_BASE + 295].cap[1], CAP_STR);
         assert_eq!(plans[0].traced, 0, "read is not traced");
@@ -154,6 +164,7 @@ mod tests {
         let plans = build(&set("close"), &SyscallSet::new());
         assert_eq!(plans[3].entry_only, 0);
         assert_eq!(plans[3].traced, TRACED | ONE_RECORD, "one record, at exit");
+        assert_eq!(plans[3].span, 0, "nothing to capture: no loop");
     }
 
     #[test]

@@ -54,6 +54,7 @@ struct lanner_plan {
 	__u8 words;      /* socketcall operations: the words of arguments */
 	__u8 cap[6];     /* enum lanner_capture per argument */
 	__u8 aux[6];
+	__u8 span;       /* arguments the capture loop visits: 1 + the last with a capture */
 };
 
 enum lanner_kind {
