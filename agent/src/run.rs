@@ -300,6 +300,11 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         "starting"
     );
     let started = driver.start(target, &interest).map_err(spawn_failure)?;
+    // The engine drains the driver: ahead of the workload (already spawned, so it keeps its
+    // own priority), or a busy workload starves it and the driver's buffers overflow.
+    if let Err(err) = lanner_common::priority::raise_current_thread() {
+        tracing::debug!("the engine thread keeps its priority: {err}");
+    }
     if let Some(pid) = started.root_pid {
         engine.adopt_workload(std::process::id(), pid);
         signals.set_target(pid);

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod driver;
 pub mod event;
 pub mod json;
+pub mod priority;
 pub mod replay;
 pub mod set;
 pub mod spec;

@@ -489,6 +489,11 @@ pub fn run(
     };
     let root = child.as_ref().map(std::process::Child::id);
     let _ = started.send(Ok(root));
+    // Ahead of the workload from here on (it was spawned above and keeps its own priority):
+    // a reader starved by a busy workload lets the ring buffer overflow.
+    if let Err(err) = lanner_common::priority::raise_current_thread() {
+        tracing::debug!("the ring buffer reader keeps its priority: {err}");
+    }
 
     let mut assembler = Assembler::new(root);
     let pending: std::cell::RefCell<Vec<records::Record>> = std::cell::RefCell::new(Vec::new());
