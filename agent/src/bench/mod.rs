@@ -201,12 +201,37 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
     })
 }
 
+/// Waits for every process a run left behind (re-parented to us as the subreaper), so that
+/// the next run starts on a quiet machine.
+fn reap_leftovers() {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on any child of ours; `status` is ours to write.
+        if unsafe { libc::waitpid(-1, &mut status, 0) } < 0 {
+            // ECHILD: none left (EINTR: try again).
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return;
+            }
+        }
+    }
+}
+
 /// Runs everything; progress goes to stderr.
 pub fn run(opts: &Options) -> Result<Vec<Sample>> {
     for test in &opts.tests {
         if !workloads::known(test) {
             bail!("unknown test {test}; known: {}", workloads::names());
         }
+    }
+    // Orphans of a run come back to us: the eBPF driver's per-syscall mode hands its hundred
+    // links to a grandchild that detaches them over some seconds after the agent exits, and a
+    // run started meanwhile would be measured with those programs still attached.
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(
+            "cannot wait for a run's leftovers (PR_SET_CHILD_SUBREAPER: {}); runs may overlap",
+            std::io::Error::last_os_error()
+        );
     }
     let total = opts.tests.len() * opts.rounds * opts.drivers.len();
     let mut samples = Vec::with_capacity(total);
@@ -220,6 +245,7 @@ pub fn run(opts: &Options) -> Result<Vec<Sample>> {
             for driver in &opts.drivers {
                 progress.set_message(format!("{test} under {driver}, round {}", round + 1));
                 samples.push(one_run(opts, test, driver, round)?);
+                reap_leftovers();
                 progress.inc(1);
             }
         }
