@@ -201,6 +201,13 @@ impl Assembler {
                 {
                     // A task traced since its creation cannot have begun a call unseen: its
                     // entry record was lost.
+                    tracing::debug!(
+                        pid = hdr.pid,
+                        tid = hdr.tid,
+                        nr = half.nr,
+                        ret = half.ret,
+                        "an exit record without its entry"
+                    );
                     Self::drop_event(out, hdr, "a syscall's entry was lost");
                 }
                 // Otherwise the call began before tracing did (a task already running when a

@@ -605,9 +605,24 @@ pub fn run(
             // now and then that the ones still counted as live exist.
             if last_liveness.elapsed() > Duration::from_millis(200) {
                 last_liveness = Instant::now();
-                for pid in assembler.live().collect::<Vec<_>>() {
-                    if !exists(pid) {
-                        assembler.forget(pid);
+                let gone: Vec<u32> = assembler.live().filter(|&pid| !exists(pid)).collect();
+                if !gone.is_empty() {
+                    // A process that is gone wrote all its records, its exit among them, but
+                    // the reader may not have taken them yet: take everything first, or a
+                    // process forgotten here would have its last syscall's entry forgotten
+                    // with it, and its exit record would then look like one without entry.
+                    while ring.consume_raw_n(RECORDS_PER_ROUND) > 0 {
+                        for record in pending.borrow_mut().drain(..) {
+                            assembler.push(record, &mut out);
+                        }
+                    }
+                    for record in pending.borrow_mut().drain(..) {
+                        assembler.push(record, &mut out);
+                    }
+                    for pid in gone {
+                        if assembler.live().any(|live| live == pid) {
+                            assembler.forget(pid);
+                        }
                     }
                 }
             }
