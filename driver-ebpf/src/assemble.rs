@@ -3,7 +3,9 @@
 //! process tree is followed from fork, exec and exit records, and everything that cannot be
 //! completed is reported as a drop, with the same reasons the ptrace driver gives.
 
-use std::collections::{HashMap, HashSet};
+// Keyed by kernel-assigned ids, looked up for every record: a fast hash, not SipHash's
+// protection against chosen keys.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use lanner_common::event::{
     Captured, DropEvent, Event, EventKind, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind,
@@ -102,9 +104,9 @@ fn proc_exe(pid: u32) -> Option<Vec<u8>> {
 impl Assembler {
     /// An assembler for a workload started as `root` (or `None`: the whole system).
     pub fn new(root: Option<u32>) -> Self {
-        let mut live = HashSet::new();
+        let mut live = HashSet::default();
         live.extend(root);
-        let mut born = HashSet::new();
+        let mut born = HashSet::default();
         born.extend(root);
         Assembler {
             root_before_exec: root,

@@ -26,7 +26,6 @@
 //! buffer; the workload is slowed down instead, which is the only honest choice for a tracer
 //! that can hold its tracee.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -143,7 +142,8 @@ pub struct Tracer {
     interest: SyscallSet,
     /// Syscalls reported at entry, without their result.
     entry_only: SyscallSet,
-    tasks: HashMap<i32, Task>,
+    /// By tid (kernel-assigned, looked up at every stop: a fast hash, not SipHash).
+    tasks: rustc_hash::FxHashMap<i32, Task>,
     root: i32,
     root_status: Option<ExitStatus>,
     shared: Arc<Shared>,
@@ -204,7 +204,7 @@ impl Tracer {
             batch: Vec::with_capacity(BATCH),
             interest,
             entry_only,
-            tasks: HashMap::new(),
+            tasks: rustc_hash::FxHashMap::default(),
             root,
             root_status: None,
             shared,
