@@ -611,14 +611,7 @@ pub fn run(
                     // the reader may not have taken them yet: take everything first, or a
                     // process forgotten here would have its last syscall's entry forgotten
                     // with it, and its exit record would then look like one without entry.
-                    while ring.consume_raw_n(RECORDS_PER_ROUND) > 0 {
-                        for record in pending.borrow_mut().drain(..) {
-                            assembler.push(record, &mut out);
-                        }
-                    }
-                    for record in pending.borrow_mut().drain(..) {
-                        assembler.push(record, &mut out);
-                    }
+                    take_everything(&ring, &pending, &mut assembler, &mut out);
                     for pid in gone {
                         if assembler.live().any(|live| live == pid) {
                             assembler.forget(pid);
@@ -628,14 +621,7 @@ pub fn run(
             }
             if assembler.all_ended() {
                 // Everything that happened before the end is in the buffer: take it all.
-                while ring.consume_raw_n(RECORDS_PER_ROUND) > 0 {
-                    for record in pending.borrow_mut().drain(..) {
-                        assembler.push(record, &mut out);
-                    }
-                }
-                for record in pending.borrow_mut().drain(..) {
-                    assembler.push(record, &mut out);
-                }
+                take_everything(&ring, &pending, &mut assembler, &mut out);
                 // Every loss up to the very end, not only up to this round's first look.
                 let ts = reorder.latest(&out);
                 losses.report(&skel, malformed.get(), true, ts, loss_owner, &mut out);
@@ -654,6 +640,25 @@ pub fn run(
     }
     detach_in_background(links);
     let _ = tx.send(Message::End(root_status));
+}
+
+/// Takes every record written so far into the assembler (the callback parses them into
+/// `pending`).
+fn take_everything(
+    ring: &libbpf_rs::RingBuffer<'_>,
+    pending: &std::cell::RefCell<Vec<records::Record>>,
+    assembler: &mut Assembler,
+    out: &mut Vec<Event>,
+) {
+    loop {
+        let taken = ring.consume_raw_n(RECORDS_PER_ROUND);
+        for record in pending.borrow_mut().drain(..) {
+            assembler.push(record, out);
+        }
+        if taken <= 0 {
+            return;
+        }
+    }
 }
 
 /// Detaches the links without making the agent wait. Closing a tracepoint's perf event waits
