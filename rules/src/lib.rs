@@ -34,6 +34,7 @@ mod lexer;
 mod loader;
 pub mod output;
 mod parser;
+mod results;
 pub mod ruleset;
 mod yaml;
 

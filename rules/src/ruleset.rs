@@ -200,6 +200,26 @@ impl Ruleset {
         self.interest.syscalls
     }
 
+    /// The results of syscall `id` that some enabled rule can match, as a range, when the
+    /// rules confine it (`dup` under `evt.rawres in (0, 1, 2)`: `Some((0, 2))`); `None` when
+    /// any result may matter, or no rule matches `id`. A driver may leave out calls whose
+    /// result is outside: no rule could match them. (The state tracker may still need them:
+    /// the caller decides.)
+    pub fn result_range(&self, id: lanner_common::SyscallId) -> Option<(i64, i64)> {
+        let ev = EventCode::Syscall(id);
+        let need = self
+            .rules_for(ev)
+            .iter()
+            .filter_map(|&idx| self.rule(idx))
+            .fold(crate::results::ResultNeed::Never, |need, rule| {
+                need.or(crate::results::result_need(&rule.condition, ev))
+            });
+        match need {
+            crate::results::ResultNeed::Range(lo, hi) => Some((lo, hi)),
+            _ => None,
+        }
+    }
+
     /// The state the enabled rules read (conditions and outputs).
     pub fn state_needs(&self) -> StateNeeds {
         self.needs
