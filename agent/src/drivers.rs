@@ -33,7 +33,7 @@ pub fn print_report() -> String {
 }
 
 #[cfg(feature = "ebpf")]
-fn ebpf_driver(mode: EbpfMode, ring_mib: usize, entry_only: SyscallSet) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(mode: EbpfMode, ring_mib: usize, calls: &Reporting) -> Result<Box<dyn Driver>> {
     use lanner_driver_ebpf::{AttachMode, EbpfDriver, Options};
     let mode = match mode {
         EbpfMode::Auto => None,
@@ -44,33 +44,39 @@ fn ebpf_driver(mode: EbpfMode, ring_mib: usize, entry_only: SyscallSet) -> Resul
         mode,
         ring_bytes: ring_mib << 20,
     });
-    driver.set_entry_only(entry_only);
+    driver.set_entry_only(calls.entry_only);
+    driver.set_result_filters(calls.result_filters.clone());
     Ok(Box::new(driver))
 }
 
 #[cfg(not(feature = "ebpf"))]
-fn ebpf_driver(
-    _mode: EbpfMode,
-    _ring_mib: usize,
-    _entry_only: SyscallSet,
-) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(_mode: EbpfMode, _ring_mib: usize, _calls: &Reporting) -> Result<Box<dyn Driver>> {
     bail!("this lanner was built without the eBPF driver (no `ebpf` feature)")
 }
 
-fn ptrace_driver(entry_only: SyscallSet) -> Box<dyn Driver> {
+fn ptrace_driver(calls: &Reporting) -> Box<dyn Driver> {
     let mut driver = lanner_driver_ptrace::PtraceDriver::new();
-    driver.set_entry_only(entry_only);
+    driver.set_entry_only(calls.entry_only);
+    driver.set_result_filters(calls.result_filters.clone());
     Box::new(driver)
 }
 
-/// Builds the driver `choice` asks for, or says why it cannot run here. `entry_only`: syscalls
-/// whose result nothing reads, which a driver may report at entry.
+/// How the drivers may report calls of the interest set, beyond tracing them.
+#[derive(Debug, Clone, Default)]
+pub struct Reporting {
+    /// Syscalls whose result nothing reads, which a driver may report at entry.
+    pub entry_only: SyscallSet,
+    /// Calls no rule could match by their result, which a driver may leave out.
+    pub result_filters: Vec<lanner_common::ResultFilter>,
+}
+
+/// Builds the driver `choice` asks for, or says why it cannot run here.
 pub fn select(
     choice: DriverChoice,
     ebpf_mode: EbpfMode,
     ebpf_ring_mb: usize,
     system: bool,
-    entry_only: SyscallSet,
+    calls: &Reporting,
 ) -> Result<Box<dyn Driver>> {
     let ebpf = ebpf_probe();
     match choice {
@@ -79,18 +85,18 @@ pub fn select(
             if !report.available {
                 bail!("{report}");
             }
-            Ok(ptrace_driver(entry_only))
+            Ok(ptrace_driver(calls))
         }
         DriverChoice::Ebpf => {
             if !ebpf.available {
                 bail!("{}", ebpf.to_string().trim_end());
             }
-            ebpf_driver(ebpf_mode, ebpf_ring_mb, entry_only)
+            ebpf_driver(ebpf_mode, ebpf_ring_mb, calls)
         }
         DriverChoice::Auto => {
             if ebpf.available {
                 tracing::info!("driver: ebpf (the kernel allows it)");
-                return ebpf_driver(ebpf_mode, ebpf_ring_mb, entry_only);
+                return ebpf_driver(ebpf_mode, ebpf_ring_mb, calls);
             }
             if system {
                 bail!(
@@ -106,7 +112,7 @@ pub fn select(
                 "driver: ptrace (ebpf unavailable: {})",
                 ebpf.reason.as_deref().unwrap_or("unknown")
             );
-            Ok(ptrace_driver(entry_only))
+            Ok(ptrace_driver(calls))
         }
     }
 }

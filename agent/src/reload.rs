@@ -23,6 +23,8 @@ pub struct Reloader {
     pub traced: SyscallSet,
     /// The syscalls the driver reports at entry only (no return value).
     pub entry_only: SyscallSet,
+    /// The calls the driver leaves out by their result.
+    pub result_filters: Vec<lanner_common::ResultFilter>,
 }
 
 impl Reloader {
@@ -73,6 +75,25 @@ impl Reloader {
                 "the reloaded rules match {}, which this run reports at entry, without a return \
                  value",
                 at_entry.join(", ")
+            );
+        }
+        // A filter set at start that hides results the reloaded rules can match.
+        let narrowed: Vec<String> = self
+            .result_filters
+            .iter()
+            .filter(|f| {
+                ruleset.syscalls().contains(f.id)
+                    && ruleset
+                        .result_range(f.id)
+                        .is_none_or(|(lo, hi)| lo < f.lo || hi > f.hi)
+            })
+            .map(|f| format!("{} (results {}..={} only)", f.id.name(), f.lo, f.hi))
+            .collect();
+        if !narrowed.is_empty() {
+            tracing::warn!(
+                "the reloaded rules can match results this run leaves out (the driver's filters \
+                 are fixed at start; restart the agent to see them): {}",
+                narrowed.join("; ")
             );
         }
         let after = ruleset.rules().len();

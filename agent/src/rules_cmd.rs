@@ -29,6 +29,16 @@ pub fn check(files: &[PathBuf], strict: bool) -> Result<String> {
     Ok(out)
 }
 
+/// `lo..=hi` as a reader would say it: `0..=2`, `>= 0`, `< 0`, `= 0`.
+fn range_text(lo: i64, hi: i64) -> String {
+    match (lo, hi) {
+        (lo, hi) if lo == hi => format!("= {lo}"),
+        (i64::MIN, hi) => format!("<= {hi}"),
+        (lo, i64::MAX) => format!(">= {lo}"),
+        (lo, hi) => format!("{lo}..={hi}"),
+    }
+}
+
 /// `rules syscalls`: one line per syscall the drivers will trace, with the rules that need it
 /// or the state that needs it; then the non-syscall event types the rules use.
 pub fn syscalls(files: &[PathBuf]) -> Result<String> {
@@ -42,6 +52,7 @@ pub fn syscalls(files: &[PathBuf]) -> Result<String> {
         ruleset.syscalls().len(),
         ruleset.state_needs()
     );
+    let filters = lanner::engine::result_filters(&ruleset);
     for id in interest.iter() {
         let rules: Vec<&str> = ruleset
             .rules_for(lanner_rules::EventCode::Syscall(id))
@@ -54,7 +65,12 @@ pub fn syscalls(files: &[PathBuf]) -> Result<String> {
         } else {
             rules.join(", ")
         };
-        let _ = writeln!(out, "{:<18} {why}", id.name());
+        // Calls the drivers leave out because no rule could match their result.
+        let only = match filters.iter().find(|f| f.id == id) {
+            Some(f) => format!(" [only results {}]", range_text(f.lo, f.hi)),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "{:<18} {why}{only}", id.name());
     }
     for (code, rules) in ruleset.why() {
         if !matches!(code, lanner_rules::EventCode::Syscall(_)) {

@@ -281,18 +281,37 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
             }
         }
     }
+    // Calls whose result no rule can match are left out by the driver (`dup` returning a
+    // descriptor above 2 under the embedded rules: in the kernel, before a record is written).
+    let result_filters = if args.syscalls.is_none() {
+        engine::result_filters(engine.ruleset())
+    } else {
+        Vec::new()
+    };
+    for f in &result_filters {
+        tracing::debug!(
+            syscall = f.id.name(),
+            lo = f.lo,
+            hi = f.hi,
+            "reported only for these results"
+        );
+    }
     let reloader = Reloader {
         files: args.rules.clone(),
         strict: args.strict,
         traced: interest,
         entry_only,
+        result_filters: result_filters.clone(),
     };
     let mut driver = drivers::select(
         args.driver,
         args.ebpf_mode,
         args.ebpf_ring_mb,
         args.system,
-        entry_only,
+        &drivers::Reporting {
+            entry_only,
+            result_filters,
+        },
     )?;
     tracing::debug!(
         driver = driver.name(),

@@ -40,6 +40,29 @@ impl Command {
     }
 }
 
+/// Calls a driver may leave out: those of syscall `id` whose raw result is outside
+/// `lo..=hi`, which no rule could match (see `Ruleset::result_range`). A driver that can
+/// judge before it writes or stops (the eBPF driver, in the kernel, for calls reported in one
+/// record) saves the most; any driver saves the agent the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultFilter {
+    /// The syscall.
+    pub id: crate::syscalls::SyscallId,
+    /// The lowest result reported.
+    pub lo: i64,
+    /// The highest result reported.
+    pub hi: i64,
+}
+
+impl ResultFilter {
+    /// Whether a call of `id` that returned `ret` is left out by one of `filters`.
+    pub fn leaves_out(filters: &[ResultFilter], id: crate::syscalls::SyscallId, ret: i64) -> bool {
+        filters
+            .iter()
+            .any(|f| f.id == id && !(f.lo..=f.hi).contains(&ret))
+    }
+}
+
 /// What `Driver::start` hands back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Started {

@@ -12,7 +12,9 @@ pub mod spec;
 pub mod syscalls;
 pub mod time;
 
-pub use driver::{Driver, DriverError, DriverStats, Next, ProbeReport, Started, Target};
+pub use driver::{
+    Driver, DriverError, DriverStats, Next, ProbeReport, ResultFilter, Started, Target,
+};
 pub use event::{Event, EventKind};
 pub use set::SyscallSet;
 pub use syscalls::{Abi, SyscallId};

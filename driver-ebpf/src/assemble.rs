@@ -12,6 +12,7 @@ use lanner_common::event::{
     RawSyscall,
 };
 use lanner_common::syscalls::{ids, socketcall, Abi, SyscallId};
+use lanner_common::ResultFilter;
 
 use crate::records::{Header, Record, SysHalf};
 
@@ -32,6 +33,8 @@ pub struct Assembler {
     /// A leader that ended while other threads of its process ran: its exit is reported when
     /// the process ends, so that `tid == pid` always means the whole process ended.
     leaders_gone: HashSet<u32>,
+    /// Calls to leave out by their result (the kernel side judges one-record calls itself).
+    filters: Vec<ResultFilter>,
 }
 
 fn id_of(half: &SysHalf) -> Option<SyscallId> {
@@ -103,7 +106,7 @@ fn proc_exe(pid: u32) -> Option<Vec<u8>> {
 
 impl Assembler {
     /// An assembler for a workload started as `root` (or `None`: the whole system).
-    pub fn new(root: Option<u32>) -> Self {
+    pub fn new(root: Option<u32>, filters: Vec<ResultFilter>) -> Self {
         let mut live = HashSet::default();
         live.extend(root);
         let mut born = HashSet::default();
@@ -113,6 +116,7 @@ impl Assembler {
             root,
             live,
             born,
+            filters,
             ..Default::default()
         }
     }
@@ -168,6 +172,12 @@ impl Assembler {
         }
     }
 
+    /// Whether the call `half` began, which returned `ret`, is one no rule could match.
+    fn left_out(&self, half: &SysHalf, ret: i64) -> bool {
+        !self.filters.is_empty()
+            && id_of(half).is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, ret))
+    }
+
     /// Adds the events `record` completes to `out`.
     pub fn push(&mut self, record: Record, out: &mut Vec<Event>) {
         match record {
@@ -189,6 +199,9 @@ impl Assembler {
                 }
                 let hdr = half.hdr;
                 let ret = half.ret;
+                if self.left_out(&half, ret) {
+                    return;
+                }
                 let mut whole = raw(half, None);
                 whole.ret = ret;
                 Self::syscall(out, hdr, whole);
@@ -196,7 +209,9 @@ impl Assembler {
             Record::Exit(half) => {
                 let hdr = half.hdr;
                 if let Some(entry) = self.pending.remove(&hdr.tid) {
-                    Self::syscall(out, hdr, raw(entry, Some(half)));
+                    if !self.left_out(&entry, half.ret) {
+                        Self::syscall(out, hdr, raw(entry, Some(half)));
+                    }
                 } else if self.born.contains(&hdr.tid)
                     && !is_child_return(&half)
                     && self.root_before_exec != Some(hdr.pid)

@@ -91,6 +91,7 @@ impl Default for Options {
 pub struct EbpfDriver {
     options: Options,
     entry_only: SyscallSet,
+    result_filters: Vec<lanner_common::ResultFilter>,
     shared: Arc<Shared>,
     messages: Option<Receiver<Message>>,
     queue: VecDeque<Event>,
@@ -110,6 +111,7 @@ impl EbpfDriver {
         EbpfDriver {
             options,
             entry_only: SyscallSet::new(),
+            result_filters: Vec::new(),
             shared: Arc::new(Shared::default()),
             messages: None,
             queue: VecDeque::new(),
@@ -122,6 +124,13 @@ impl EbpfDriver {
     /// driver's method of the same name): one record instead of two.
     pub fn set_entry_only(&mut self, set: SyscallSet) {
         self.entry_only = set;
+    }
+
+    /// Calls to leave out by their result (no rule could match them): one-record calls are
+    /// judged in the kernel before their record is written, the others when their exit is
+    /// joined to their entry.
+    pub fn set_result_filters(&mut self, filters: Vec<lanner_common::ResultFilter>) {
+        self.result_filters = filters;
     }
 
     fn join(&mut self) {
@@ -168,6 +177,7 @@ impl Driver for EbpfDriver {
             target,
             interest: *interest,
             entry_only: self.entry_only,
+            result_filters: self.result_filters.clone(),
             options: self.options,
         };
         let shared = Arc::clone(&self.shared);

@@ -4,7 +4,7 @@
 
 use lanner_common::spec::{self, ParamType, SpecFlags};
 use lanner_common::syscalls::{socketcall, Abi, SyscallId};
-use lanner_common::SyscallSet;
+use lanner_common::{ResultFilter, SyscallSet};
 
 use crate::skel::types::lanner_plan;
 
@@ -35,6 +35,10 @@ fn empty() -> lanner_plan {
         cap: [0; 6],
         aux: [0; 6],
         span: 0,
+        res_filter: 0,
+        pad: [0; 6],
+        res_lo: 0,
+        res_hi: 0,
     }
 }
 
@@ -44,8 +48,13 @@ pub const TRACED: u8 = 1;
 pub const ONE_RECORD: u8 = 2;
 
 /// The plan of one traced syscall.
-fn plan_of(id: SyscallId, entry_only: &SyscallSet) -> lanner_plan {
+fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter]) -> lanner_plan {
     let mut plan = empty();
+    if let Some(f) = filters.iter().find(|f| f.id == id) {
+        plan.res_filter = 1;
+        plan.res_lo = f.lo;
+        plan.res_hi = f.hi;
+    }
     plan.traced = TRACED;
     if let Some(spec) = spec::lookup(id) {
         for (i, param) in spec.params.iter().enumerate().take(6) {
@@ -92,10 +101,14 @@ fn plan_of(id: SyscallId, entry_only: &SyscallSet) -> lanner_plan {
 }
 
 /// Every slot's plan, indexed as the kernel side indexes `plans`.
-pub fn build(interest: &SyscallSet, entry_only: &SyscallSet) -> Vec<lanner_plan> {
+pub fn build(
+    interest: &SyscallSet,
+    entry_only: &SyscallSet,
+    filters: &[ResultFilter],
+) -> Vec<lanner_plan> {
     let mut plans = vec![empty(); SLOTS];
     for id in interest.iter() {
-        let plan = plan_of(id, entry_only);
+        let plan = plan_of(id, entry_only, filters);
         for (abi, base) in [(Abi::X86_64, 0), (Abi::I386, I386_BASE)] {
             for nr in id.numbers_in(abi) {
                 if let Some(slot) = usize::try_from(nr).ok().filter(|&nr| nr < NR_SPACE) {
@@ -109,7 +122,7 @@ pub fn build(interest: &SyscallSet, entry_only: &SyscallSet) -> Vec<lanner_plan>
     for op in 1..SOCKETCALL_OPS as u64 {
         if let Some((id, words)) = socketcall::target(op) {
             if interest.contains(id) {
-                let mut plan = plan_of(id, entry_only);
+                let mut plan = plan_of(id, entry_only, filters);
                 plan.words = words as u8;
                 plans[SOCKETCALL_BASE + op as usize] = plan;
                 plans[I386_BASE + socketcall::I386_NR as usize].traced = TRACED;
@@ -120,8 +133,8 @@ pub fn build(interest: &SyscallSet, entry_only: &SyscallSet) -> Vec<lanner_plan>
 }
 
 /// The plan's bytes, as the map stores them.
-pub fn bytes(plan: &lanner_plan) -> [u8; 17] {
-    let mut out = [0u8; 17];
+pub fn bytes(plan: &lanner_plan) -> [u8; 40] {
+    let mut out = [0u8; 40];
     out[0] = plan.traced;
     out[1] = plan.entry_only;
     out[2] = plan.exit_caps;
@@ -129,6 +142,9 @@ pub fn bytes(plan: &lanner_plan) -> [u8; 17] {
     out[4..10].copy_from_slice(&plan.cap);
     out[10..16].copy_from_slice(&plan.aux);
     out[16] = plan.span;
+    out[17] = plan.res_filter;
+    out[24..32].copy_from_slice(&plan.res_lo.to_ne_bytes());
+    out[32..40].copy_from_slice(&plan.res_hi.to_ne_bytes());
     out
 }
 
@@ -142,7 +158,7 @@ mod tests {
 
     #[test]
     fn openat_reads_its_path_at_entry_in_both_abis() {
-        let plans = build(&set("openat"), &SyscallSet::new());
+        let plans = build(&set("openat"), &SyscallSet::new(), &[]);
         let openat = &plans[257];
         assert_eq!(
             openat.traced, TRACED,
@@ -157,11 +173,34 @@ mod tests {
     }
 
     #[test]
+    fn a_result_filter_goes_into_the_plan_of_its_syscall_only() {
+        let dup = SyscallId::from_name("dup").expect("dup");
+        let filters = [ResultFilter {
+            id: dup,
+            lo: 0,
+            hi: 2,
+        }];
+        let plans = build(&set("dup,dup2"), &SyscallSet::new(), &filters);
+        assert_eq!(
+            (plans[32].res_filter, plans[32].res_lo, plans[32].res_hi),
+            (1, 0, 2)
+        );
+        assert_eq!(plans[I386_BASE + 41].res_filter, 1, "the i386 dup too");
+        assert_eq!(plans[33].res_filter, 0, "dup2 has no filter");
+        let bytes = bytes(&plans[32]);
+        assert_eq!(bytes[17], 1);
+        assert_eq!(
+            i64::from_ne_bytes(bytes[32..40].try_into().expect("8 bytes")),
+            2
+        );
+    }
+
+    #[test]
     fn close_is_entry_only_when_asked_and_exit_group_always() {
-        let plans = build(&set("close,exit_group"), &set("close"));
+        let plans = build(&set("close,exit_group"), &set("close"), &[]);
         assert_eq!(plans[3].entry_only, 1);
         assert_eq!(plans[231].entry_only, 1);
-        let plans = build(&set("close"), &SyscallSet::new());
+        let plans = build(&set("close"), &SyscallSet::new(), &[]);
         assert_eq!(plans[3].entry_only, 0);
         assert_eq!(plans[3].traced, TRACED | ONE_RECORD, "one record, at exit");
         assert_eq!(plans[3].span, 0, "nothing to capture: no loop");
@@ -169,7 +208,7 @@ mod tests {
 
     #[test]
     fn accept_reads_the_peer_at_exit_and_socketcall_multiplexes_it() {
-        let plans = build(&set("accept,connect"), &SyscallSet::new());
+        let plans = build(&set("accept,connect"), &SyscallSet::new(), &[]);
         assert_eq!(plans[43].cap[1], CAP_SOCKADDR_OUT);
         assert_eq!(plans[43].aux[1], 2);
         assert_eq!(plans[43].exit_caps, 1);
@@ -187,7 +226,7 @@ mod tests {
 
     #[test]
     fn execve_reads_argv_and_pipe_its_fds() {
-        let plans = build(&set("execve,pipe2"), &SyscallSet::new());
+        let plans = build(&set("execve,pipe2"), &SyscallSet::new(), &[]);
         assert_eq!(plans[59].cap[0], CAP_STR);
         assert_eq!(plans[59].cap[1], CAP_ARGV);
         assert_eq!(plans[293].cap[0], CAP_FDPAIR);

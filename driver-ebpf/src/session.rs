@@ -57,6 +57,7 @@ pub struct Setup {
     pub target: Target,
     pub interest: SyscallSet,
     pub entry_only: SyscallSet,
+    pub result_filters: Vec<lanner_common::ResultFilter>,
     pub options: Options,
 }
 
@@ -128,7 +129,7 @@ fn load<'obj>(
 }
 
 fn fill_plans(skel: &LannerSkel<'_>, setup: &Setup) -> Result<(), DriverError> {
-    let plans = plan::build(&setup.interest, &setup.entry_only);
+    let plans = plan::build(&setup.interest, &setup.entry_only, &setup.result_filters);
     for (slot, p) in plans.iter().enumerate() {
         if p.traced == 0 {
             continue;
@@ -495,7 +496,7 @@ pub fn run(
         tracing::debug!("the ring buffer reader keeps its priority: {err}");
     }
 
-    let mut assembler = Assembler::new(root);
+    let mut assembler = Assembler::new(root, setup.result_filters.clone());
     let pending: std::cell::RefCell<Vec<records::Record>> = std::cell::RefCell::new(Vec::new());
     // Records that did not parse, in all.
     let malformed = std::cell::Cell::new(0u64);

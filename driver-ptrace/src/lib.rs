@@ -44,6 +44,7 @@ pub struct PtraceDriver {
     thread: Option<JoinHandle<()>>,
     ended: Option<Next>,
     entry_only: SyscallSet,
+    result_filters: Vec<lanner_common::ResultFilter>,
 }
 
 impl Default for PtraceDriver {
@@ -62,6 +63,7 @@ impl PtraceDriver {
             thread: None,
             ended: None,
             entry_only: SyscallSet::new(),
+            result_filters: Vec::new(),
         }
     }
 
@@ -70,6 +72,22 @@ impl PtraceDriver {
     /// when no rule matches `close`: the fd table drops the fd whatever close returns).
     pub fn set_entry_only(&mut self, set: SyscallSet) {
         self.entry_only = set;
+    }
+
+    /// Calls to leave out by their result (no rule could match them). ptrace cannot judge a
+    /// result before the exit stop, so this saves the agent the event, not the stop.
+    pub fn set_result_filters(&mut self, filters: Vec<lanner_common::ResultFilter>) {
+        self.result_filters = filters;
+    }
+
+    /// Whether `record` is a call one of the result filters leaves out.
+    fn left_out(filters: &[lanner_common::ResultFilter], record: &Record) -> bool {
+        match record {
+            Record::Syscall { raw, .. } if !raw.entry_only => raw
+                .id
+                .is_some_and(|id| lanner_common::ResultFilter::leaves_out(filters, id, raw.ret)),
+            _ => false,
+        }
     }
 
     fn record_to_next(&mut self, record: Record) -> Next {
@@ -170,7 +188,19 @@ impl Driver for PtraceDriver {
         };
         match records.recv_timeout(timeout) {
             Ok(batch) => {
-                self.queue.extend(batch);
+                let filters = &self.result_filters;
+                let before = self.queue.len() + batch.len();
+                self.queue.extend(
+                    batch
+                        .into_iter()
+                        .filter(|record| filters.is_empty() || !Self::left_out(filters, record)),
+                );
+                // Calls left out stopped the tracee without an event: filtered, not seen.
+                let left_out = (before - self.queue.len()) as u64;
+                if left_out > 0 {
+                    self.shared.seen.fetch_sub(left_out, Ordering::Relaxed);
+                    self.shared.filtered.fetch_add(left_out, Ordering::Relaxed);
+                }
                 match self.queue.pop_front() {
                     Some(record) => Ok(self.record_to_next(record)),
                     None => Ok(Next::Timeout),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{
     command, driver_available, driver_kind, int_arg, kill, new_driver, path_arg, proc_state,
-    serial, set, trace, wait_state, Kind, Running, Scratch,
+    serial, set, trace, use_result_filters, wait_state, Kind, Running, Scratch,
 };
 use lanner_common::decode::sockaddr::SockAddr;
 use lanner_common::driver::{default_interest, Target};
@@ -22,6 +22,7 @@ use lanner_common::event::{ArgValue, EventKind, ExitStatus, ForkKind};
 use lanner_common::{Abi, Driver, DriverError};
 
 const FX_OPEN_FILES: &str = env!("CARGO_BIN_EXE_fx-open-files");
+const FX_DUP: &str = env!("CARGO_BIN_EXE_fx-dup");
 const FX_THREADS: &str = env!("CARGO_BIN_EXE_fx-threads");
 const FX_VFORK_EXEC: &str = env!("CARGO_BIN_EXE_fx-vfork-exec");
 const FX_EXEC_THREAD: &str = env!("CARGO_BIN_EXE_fx-exec-thread");
@@ -225,6 +226,63 @@ fn openat_is_decoded_with_path_flags_mode_and_fd() {
 // ---------------------------------------------------------------------------------------------
 // The interest set
 // ---------------------------------------------------------------------------------------------
+
+/// Result filters leave out the calls no rule could match, the same in both drivers: `dup`
+/// only with results 0 to 2 (the redirect rule's range; judged in the kernel by the eBPF
+/// driver: one record, at exit), `openat` only when it fails (an entry and an exit record:
+/// judged when they are joined), `dup2` and `close` unfiltered.
+fn calls_outside_a_result_filter_are_left_out() {
+    let _lock = require_driver!();
+    let id = |name| lanner_common::SyscallId::from_name(name).expect("a syscall");
+    let filter = |name, lo, hi| lanner_common::ResultFilter {
+        id: id(name),
+        lo,
+        hi,
+    };
+    let argv = || command([FX_DUP]);
+    let interest = set("dup,dup2,openat,close");
+    let results = |t: &common::Trace, name| -> Vec<i64> {
+        t.syscalls(name)
+            .filter(|(ev, _)| ev.pid == t.root)
+            .map(|(_, sc)| sc.ret)
+            .collect()
+    };
+
+    // Unfiltered first: the fixture made the calls its header says.
+    let all = trace(argv(), &interest);
+    all.check_invariants();
+    assert_eq!(all.status, Some(ExitStatus::Code(0)));
+    assert_eq!(results(&all, "dup"), [3, 0], "{:#?}", all.events);
+    let opened = results(&all, "openat");
+    assert!(opened.iter().any(|&r| r >= 4), "{opened:?}");
+    assert!(opened.contains(&-i64::from(libc::ENOENT)), "{opened:?}");
+
+    use_result_filters(vec![filter("dup", 0, 2), filter("openat", i64::MIN, -1)]);
+    let some = trace(argv(), &interest);
+    use_result_filters(Vec::new());
+    some.check_invariants();
+    assert_eq!(some.status, Some(ExitStatus::Code(0)));
+    assert_eq!(results(&some, "dup"), [0], "{:#?}", some.events);
+    assert_eq!(
+        results(&some, "dup2"),
+        results(&all, "dup2"),
+        "dup2 is not filtered"
+    );
+    assert_eq!(results(&some, "close").len(), results(&all, "close").len());
+    let failed = results(&some, "openat");
+    assert!(
+        !failed.is_empty() && failed.iter().all(|&r| r < 0),
+        "only failed opens: {failed:?}"
+    );
+    assert!(
+        !some
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Drop(_))),
+        "leaving a call out is not a loss: {:#?}",
+        some.events
+    );
+}
 
 fn only_the_interest_set_is_reported_and_nothing_else_stops() {
     let _lock = require_driver!();
@@ -1582,6 +1640,7 @@ driver_tests! {
     killed_in_a_traced_syscall_is_reported_as_a_drop_not_a_result,
     openat_is_decoded_with_path_flags_mode_and_fd,
     only_the_interest_set_is_reported_and_nothing_else_stops,
+    calls_outside_a_result_filter_are_left_out,
     threads_are_reported_as_clones_with_their_own_tids_and_exits,
     the_whole_tree_is_traced_down_to_grandchildren,
     exec_is_reported_with_filename_argv_and_exe,

@@ -57,6 +57,26 @@ pub fn interest(ruleset: &Ruleset) -> SyscallSet {
     set
 }
 
+/// The calls the drivers may leave out for `ruleset`: of each traced syscall whose results the
+/// rules confine (`dup` under `evt.rawres in (0, 1, 2)`), those with other results, unless the
+/// state needs every call. `dup` is the exception the state can afford: it returns a fresh
+/// descriptor (the lowest free one, never one still open), so a copy the engine does not see
+/// leaves no stale entry behind, and a later event on it loads it from /proc like an inherited
+/// one. (`dup2`/`dup3` may replace an open descriptor, so the state keeps all of them.)
+pub fn result_filters(ruleset: &Ruleset) -> Vec<lanner_common::ResultFilter> {
+    let state = state::syscalls_for(ruleset.state_needs());
+    let dup = lanner_common::SyscallId::from_name("dup");
+    ruleset
+        .syscalls()
+        .iter()
+        .filter(|&id| !state.contains(id) || Some(id) == dup)
+        .filter_map(|id| {
+            let (lo, hi) = ruleset.result_range(id)?;
+            Some(lanner_common::ResultFilter { id, lo, hi })
+        })
+        .collect()
+}
+
 /// Counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct EngineStats {

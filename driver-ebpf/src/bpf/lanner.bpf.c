@@ -596,6 +596,11 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 		return 0;
 	if (abi == LANNER_ABI_I386)
 		ret = (__s32)ret;
+	/* A result no rule can match: a one-record call ends here, before its record (a call
+	 * with an entry record is judged by the driver, which holds the entry). */
+	if (plan->res_filter && (plan->traced & LANNER_ONE_RECORD) &&
+	    (ret < plan->res_lo || ret > plan->res_hi))
+		return 0;
 	w.plan = *plan;
 	w.at_exit = 1;
 	w.ret = ret;

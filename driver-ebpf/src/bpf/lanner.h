@@ -55,6 +55,10 @@ struct lanner_plan {
 	__u8 cap[6];     /* enum lanner_capture per argument */
 	__u8 aux[6];
 	__u8 span;       /* arguments the capture loop visits: 1 + the last with a capture */
+	__u8 res_filter; /* report only results in res_lo..=res_hi (one-record syscalls here) */
+	__u8 pad[6];
+	__s64 res_lo;
+	__s64 res_hi;
 };
 
 enum lanner_kind {

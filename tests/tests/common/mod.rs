@@ -54,17 +54,36 @@ pub fn driver_kind() -> Kind {
     KIND.with(std::cell::Cell::get)
 }
 
+thread_local! {
+    /// The result filters this test thread's drivers get (none unless a test asks).
+    static FILTERS: std::cell::RefCell<Vec<lanner_common::ResultFilter>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Makes this test thread's drivers leave out calls by their result.
+pub fn use_result_filters(filters: Vec<lanner_common::ResultFilter>) {
+    FILTERS.with(|f| *f.borrow_mut() = filters);
+}
+
 /// A new driver of this thread's kind.
 pub fn new_driver() -> Box<dyn Driver> {
+    let filters = FILTERS.with(|f| f.borrow().clone());
+    let ebpf = |mode| {
+        let mut driver = lanner_driver_ebpf::EbpfDriver::new(lanner_driver_ebpf::Options {
+            mode,
+            ..Default::default()
+        });
+        driver.set_result_filters(filters.clone());
+        Box::new(driver) as Box<dyn Driver>
+    };
     match driver_kind() {
-        Kind::Ptrace => Box::new(PtraceDriver::new()),
-        Kind::Ebpf => Box::new(lanner_driver_ebpf::EbpfDriver::default()),
-        Kind::EbpfPerSyscall => Box::new(lanner_driver_ebpf::EbpfDriver::new(
-            lanner_driver_ebpf::Options {
-                mode: Some(lanner_driver_ebpf::AttachMode::PerSyscall),
-                ..Default::default()
-            },
-        )),
+        Kind::Ptrace => {
+            let mut driver = PtraceDriver::new();
+            driver.set_result_filters(filters.clone());
+            Box::new(driver)
+        }
+        Kind::Ebpf => ebpf(None),
+        Kind::EbpfPerSyscall => ebpf(Some(lanner_driver_ebpf::AttachMode::PerSyscall)),
     }
 }
 
