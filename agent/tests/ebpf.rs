@@ -212,6 +212,32 @@ fn per_syscall_mode_raises_the_alert_and_names_its_blind_spot() {
     }
 }
 
+/// `lanner drivers` says whether the kernel takes trampoline (fentry) programs, by loading and
+/// attaching one, and a kernel that refuses them still runs the driver (the probe program is
+/// loaded alone, never with the others).
+#[test]
+fn drivers_report_whether_fentry_programs_are_accepted() {
+    if !ebpf_available() {
+        return;
+    }
+    let out = Command::new(LANNER)
+        .arg("drivers")
+        .output()
+        .expect("lanner runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("] fentry:"))
+        .unwrap_or_else(|| panic!("no fentry line: {text}"));
+    assert!(
+        line.contains("[yes] fentry: trampoline programs on syscall functions are accepted")
+            || (line.contains("[no ] fentry: trampoline programs are refused: ")
+                && (line.contains("loading") || line.contains("attaching"))),
+        "{line}"
+    );
+    assert!(text.contains("ebpf: available"), "{text}");
+}
+
 /// A workload whose last records are still in the ring buffer when its root is reaped: the
 /// reader once forgot such a process (as if its exit record had been lost) before taking
 /// those records, and the exit of the syscall in flight then counted as "a syscall's entry

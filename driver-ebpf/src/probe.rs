@@ -26,11 +26,40 @@ fn load_programs() -> Result<(), String> {
         session::collect_libbpf_log,
     )));
     let mut object = MaybeUninit::uninit();
-    let open = LannerSkelBuilder::default()
+    let mut open = LannerSkelBuilder::default()
         .open(&mut object)
         .map_err(|e| reason(session::load_error("opening the programs", e)))?;
+    open.progs.lanner_fentry_probe.set_autoload(false);
     open.load()
         .map_err(|e| reason(session::load_error("loading the programs", e)))?;
+    Ok(())
+}
+
+/// Whether the kernel accepts a trampoline (fentry) program on a syscall function: loads the
+/// probe program alone and attaches it for a moment. The error says which step was refused.
+fn fentry_allowed() -> Result<(), String> {
+    let mut object = MaybeUninit::uninit();
+    let mut open = LannerSkelBuilder::default()
+        .open(&mut object)
+        .map_err(|e| format!("opening the programs: {e}"))?;
+    for mut prog in open.open_object_mut().progs_mut() {
+        let probe = prog.name() == std::ffi::OsStr::new("lanner_fentry_probe");
+        prog.set_autoload(probe);
+    }
+    // The maps are created all the same: keep the ring buffer small for a probe.
+    open.maps
+        .events
+        .set_max_entries(4096)
+        .map_err(|e| format!("sizing the ring buffer: {e}"))?;
+    let skel = open
+        .load()
+        .map_err(|e| format!("loading an fentry program: {e}"))?;
+    let link = skel
+        .progs
+        .lanner_fentry_probe
+        .attach()
+        .map_err(|e| format!("attaching an fentry program: {e}"))?;
+    drop(link);
     Ok(())
 }
 
@@ -73,6 +102,7 @@ fn run_probe() -> ProbeReport {
         return ProbeReport::unavailable("ebpf", reason);
     }
     let ia32 = has_ia32_emulation();
+    let fentry = fentry_allowed();
     ProbeReport {
         driver: "ebpf",
         available: true,
@@ -94,6 +124,16 @@ fn run_probe() -> ProbeReport {
                 note: "syscalls:sys_enter_<name> for just the interest set (tracefs, mounted on \
                        demand); blind to 32-bit syscalls"
                     .into(),
+            },
+            Feature {
+                name: "fentry",
+                present: fentry.is_ok(),
+                note: match &fentry {
+                    Ok(()) => "trampoline programs on syscall functions are accepted (no attach \
+                               mode uses them yet)"
+                        .into(),
+                    Err(why) => format!("trampoline programs are refused: {why}"),
+                },
             },
             Feature {
                 name: "32-bit syscalls",

@@ -110,6 +110,9 @@ fn load<'obj>(
         .open(object)
         .map_err(|e| load_error("opening the programs", e))?;
     let mut open = open;
+    // The fentry probe program is for `probe` alone (a kernel that refuses trampolines must
+    // not fail the load of everything else).
+    open.progs.lanner_fentry_probe.set_autoload(false);
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.agent_tgid = std::process::id();
         rodata.system_wide = u32::from(matches!(setup.target, Target::System));

@@ -667,6 +667,15 @@ int lanner_tp_exit(struct syscall_exit_record *ctx)
 	return on_exit(regs, ctx->ret);
 }
 
+/* Attached by no mode yet: loaded alone by the driver's probe, to learn whether this kernel
+ * accepts trampoline (fentry) programs, which would let untraced syscalls run no program and
+ * take no slow path at all. Some kernels refuse them (EPERM); `lanner drivers` says which. */
+SEC("fentry/__x64_sys_openat")
+int BPF_PROG(lanner_fentry_probe)
+{
+	return 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 {
