@@ -39,6 +39,10 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("index"), "{stdout}");
+    assert!(
+        stdout.contains("ptrace: lanner run --driver ptrace: seccomp filter"),
+        "the legend says what each column ran: {stdout}"
+    );
     let samples: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
     // Each peer that is installed is a column: two samples (one per test) each.

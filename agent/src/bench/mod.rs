@@ -294,6 +294,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// What a column measured, for the legend under the table (which eBPF attach mode, which
+/// peer tool doing what).
+fn what_runs(driver: &str) -> &'static str {
+    match driver {
+        "ebpf" => {
+            "lanner run --driver ebpf --ebpf-mode raw: tp_btf sys_enter/sys_exit, every syscall \
+             looked up in the plan; sees 32-bit syscalls"
+        }
+        EBPF_PER_SYSCALL => {
+            "lanner run --driver ebpf --ebpf-mode per-syscall: syscalls:sys_enter_<name> for the \
+             traced syscalls only; blind to 32-bit syscalls"
+        }
+        "ptrace" => "lanner run --driver ptrace: seccomp filter + ptrace stops for traced syscalls",
+        STRACE => "strace -f --seccomp-bpf tracing the same syscalls (peer)",
+        BPFTRACE => {
+            "bpftrace on raw_syscalls:sys_enter/sys_exit filtering the same syscall numbers (peer)"
+        }
+        _ => "lanner run --driver with this name",
+    }
+}
+
 /// The table: per test the bare score, each driver's score and ratio (median over rounds, with
 /// the spread), then the index (geometric mean of ratios) per driver.
 pub fn table(opts: &Options, samples: &[Sample]) -> String {
@@ -375,6 +396,9 @@ pub fn table(opts: &Options, samples: &[Sample]) -> String {
         let _ = write!(out, " {:>14} {:>18}", "", share);
     }
     out.push('\n');
+    for d in &drivers {
+        let _ = writeln!(out, "{d}: {}", what_runs(d));
+    }
     for w in warnings {
         let _ = writeln!(out, "warning: {w}");
     }
