@@ -43,8 +43,7 @@ pub struct PtraceDriver {
     queue: VecDeque<Record>,
     thread: Option<JoinHandle<()>>,
     ended: Option<Next>,
-    entry_only: SyscallSet,
-    result_filters: Vec<lanner_common::ResultFilter>,
+    reporting: tracer::Reporting,
 }
 
 impl Default for PtraceDriver {
@@ -62,8 +61,7 @@ impl PtraceDriver {
             queue: VecDeque::new(),
             thread: None,
             ended: None,
-            entry_only: SyscallSet::new(),
-            result_filters: Vec::new(),
+            reporting: tracer::Reporting::default(),
         }
     }
 
@@ -71,23 +69,13 @@ impl PtraceDriver {
     /// instead of two. For calls whose result nothing reads (the agent uses it for `close`
     /// when no rule matches `close`: the fd table drops the fd whatever close returns).
     pub fn set_entry_only(&mut self, set: SyscallSet) {
-        self.entry_only = set;
+        self.reporting.entry_only = set;
     }
 
     /// Calls to leave out by their result (no rule could match them). ptrace cannot judge a
     /// result before the exit stop, so this saves the agent the event, not the stop.
     pub fn set_result_filters(&mut self, filters: Vec<lanner_common::ResultFilter>) {
-        self.result_filters = filters;
-    }
-
-    /// Whether `record` is a call one of the result filters leaves out.
-    fn left_out(filters: &[lanner_common::ResultFilter], record: &Record) -> bool {
-        match record {
-            Record::Syscall { raw, .. } if !raw.entry_only => raw
-                .id
-                .is_some_and(|id| lanner_common::ResultFilter::leaves_out(filters, id, raw.ret)),
-            _ => false,
-        }
+        self.reporting.result_filters = filters;
     }
 
     fn record_to_next(&mut self, record: Record) -> Next {
@@ -136,7 +124,7 @@ impl Driver for PtraceDriver {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let shared = Arc::clone(&self.shared);
         let interest = *interest;
-        let entry_only = self.entry_only;
+        let reporting = self.reporting.clone();
         let syscall_info = probe::has_syscall_info();
         let thread = std::thread::Builder::new()
             .name("lanner-tracer".into())
@@ -144,7 +132,7 @@ impl Driver for PtraceDriver {
                 Tracer::run(
                     command,
                     interest,
-                    entry_only,
+                    reporting,
                     tx,
                     started_tx,
                     shared,
@@ -188,19 +176,7 @@ impl Driver for PtraceDriver {
         };
         match records.recv_timeout(timeout) {
             Ok(batch) => {
-                let filters = &self.result_filters;
-                let before = self.queue.len() + batch.len();
-                self.queue.extend(
-                    batch
-                        .into_iter()
-                        .filter(|record| filters.is_empty() || !Self::left_out(filters, record)),
-                );
-                // Calls left out stopped the tracee without an event: filtered, not seen.
-                let left_out = (before - self.queue.len()) as u64;
-                if left_out > 0 {
-                    self.shared.seen.fetch_sub(left_out, Ordering::Relaxed);
-                    self.shared.filtered.fetch_add(left_out, Ordering::Relaxed);
-                }
+                self.queue.extend(batch);
                 match self.queue.pop_front() {
                     Some(record) => Ok(self.record_to_next(record)),
                     None => Ok(Next::Timeout),

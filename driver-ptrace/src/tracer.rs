@@ -140,8 +140,8 @@ pub struct Tracer {
     /// Records not handed over yet.
     batch: Vec<Record>,
     interest: SyscallSet,
-    /// Syscalls reported at entry, without their result.
-    entry_only: SyscallSet,
+    /// Which calls are reported at entry, and which are left out by their result.
+    reporting: Reporting,
     /// By tid (kernel-assigned, looked up at every stop: a fast hash, not SipHash).
     tasks: rustc_hash::FxHashMap<i32, Task>,
     root: i32,
@@ -159,13 +159,23 @@ pub struct Tracer {
     )>,
 }
 
+/// What the tracer reports of the calls it stops for.
+#[derive(Debug, Clone, Default)]
+pub struct Reporting {
+    /// Syscalls reported at entry, without their result.
+    pub entry_only: SyscallSet,
+    /// Calls left out by their result (no rule could match them): judged at the exit stop,
+    /// before any memory is read for them; counted as filtered, not seen.
+    pub result_filters: Vec<lanner_common::ResultFilter>,
+}
+
 impl Tracer {
     /// Forks, seizes and runs the command, then traces until every tracee is gone. Reports the
     /// start on `started` once the workload has exec'd (or failed to).
     pub fn run(
         command: lanner_common::driver::Command,
         interest: SyscallSet,
-        entry_only: SyscallSet,
+        reporting: Reporting,
         tx: Sender<Vec<Record>>,
         started: std::sync::mpsc::Sender<StartResult>,
         shared: Arc<Shared>,
@@ -203,7 +213,7 @@ impl Tracer {
             tx,
             batch: Vec::with_capacity(BATCH),
             interest,
-            entry_only,
+            reporting,
             tasks: rustc_hash::FxHashMap::default(),
             root,
             root_status: None,
@@ -458,7 +468,7 @@ impl Tracer {
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
         // One stop instead of two when nothing needs the result (and nothing is read at exit).
-        if no_return || (self.entry_only.contains(id) && !capture::wants_exit(&raw)) {
+        if no_return || (self.reporting.entry_only.contains(id) && !capture::wants_exit(&raw)) {
             raw.entry_only = true;
             self.send(Record::Syscall {
                 ts: ts_entry,
@@ -513,6 +523,19 @@ impl Tracer {
                 Some(Abi::I386) => i64::from(ret as i32),
                 _ => ret,
             };
+            let left_out = pending.raw.id.is_some_and(|id| {
+                lanner_common::ResultFilter::leaves_out(
+                    &self.reporting.result_filters,
+                    id,
+                    pending.raw.ret,
+                )
+            });
+            if left_out {
+                // It stopped the tracee without an event.
+                self.shared.filtered.fetch_add(1, Ordering::Relaxed);
+                self.resume(tid, 0);
+                return;
+            }
             if capture::wants_exit(&pending.raw) {
                 capture::at_exit(tid, &mut pending.raw);
             }
