@@ -33,7 +33,8 @@ pub struct Assembler {
     /// A leader that ended while other threads of its process ran: its exit is reported when
     /// the process ends, so that `tid == pid` always means the whole process ended.
     leaders_gone: HashSet<u32>,
-    /// Calls to leave out by their result (the kernel side judges one-record calls itself).
+    /// Calls to leave out by their result, judged here for calls with an entry record (the
+    /// kernel side judges one-record calls itself).
     filters: Vec<ResultFilter>,
 }
 
@@ -146,9 +147,12 @@ impl Assembler {
         });
     }
 
-    /// Forgets a process that ended without an exit record (one lost to a full buffer).
+    /// Forgets a process that ended without an exit record (one lost to a full buffer); one
+    /// whose end was seen is not live any more and is left alone.
     pub fn forget(&mut self, pid: u32) {
-        self.live.remove(&pid);
+        if !self.live.remove(&pid) {
+            return;
+        }
         self.pending.retain(|_, p| p.hdr.pid != pid);
     }
 
@@ -172,10 +176,10 @@ impl Assembler {
         }
     }
 
-    /// Whether the call `half` began, which returned `ret`, is one no rule could match.
-    fn left_out(&self, half: &SysHalf, ret: i64) -> bool {
+    /// Whether the call `entry` began, which returned `ret`, is one no rule could match.
+    fn left_out(&self, entry: &SysHalf, ret: i64) -> bool {
         !self.filters.is_empty()
-            && id_of(half).is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, ret))
+            && id_of(entry).is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, ret))
     }
 
     /// Adds the events `record` completes to `out`.
@@ -197,11 +201,10 @@ impl Assembler {
                 if self.root_before_exec == Some(half.hdr.pid) || is_child_return(&half) {
                     return; // the agent's own spawn code, or a new task's first return
                 }
+                // (A result filter never needs judging here: the kernel side drops one-record
+                // calls outside it before writing them.)
                 let hdr = half.hdr;
                 let ret = half.ret;
-                if self.left_out(&half, ret) {
-                    return;
-                }
                 let mut whole = raw(half, None);
                 whole.ret = ret;
                 Self::syscall(out, hdr, whole);

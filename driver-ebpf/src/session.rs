@@ -545,9 +545,7 @@ pub fn run(
             wait_readable(ring.epoll_fd(), POLL);
         }
         let arrived = !pending.borrow().is_empty();
-        for record in pending.borrow_mut().drain(..) {
-            assembler.push(record, &mut out);
-        }
+        assemble_pending(&pending, &mut assembler, &mut out);
         // Losses the kernel side counted, as drop events in the stream. Runs the kernel
         // skipped because the same program was already running on that CPU (a syscall program
         // preempted mid-run) are read now and then, and once more at the end.
@@ -617,9 +615,7 @@ pub fn run(
                     // with it, and its exit record would then look like one without entry.
                     take_everything(&ring, &pending, &mut assembler, &mut out);
                     for pid in gone {
-                        if assembler.live().any(|live| live == pid) {
-                            assembler.forget(pid);
-                        }
+                        assembler.forget(pid);
                     }
                 }
             }
@@ -646,8 +642,18 @@ pub fn run(
     let _ = tx.send(Message::End(root_status));
 }
 
-/// Takes every record written so far into the assembler (the callback parses them into
-/// `pending`).
+/// Hands the records the ring buffer callback parsed into `pending` to the assembler.
+fn assemble_pending(
+    pending: &std::cell::RefCell<Vec<records::Record>>,
+    assembler: &mut Assembler,
+    out: &mut Vec<Event>,
+) {
+    for record in pending.borrow_mut().drain(..) {
+        assembler.push(record, out);
+    }
+}
+
+/// Takes every record written so far into the assembler.
 fn take_everything(
     ring: &libbpf_rs::RingBuffer<'_>,
     pending: &std::cell::RefCell<Vec<records::Record>>,
@@ -656,9 +662,7 @@ fn take_everything(
 ) {
     loop {
         let taken = ring.consume_raw_n(RECORDS_PER_ROUND);
-        for record in pending.borrow_mut().drain(..) {
-            assembler.push(record, out);
-        }
+        assemble_pending(pending, assembler, out);
         if taken <= 0 {
             return;
         }

@@ -388,6 +388,12 @@ static __always_inline void read_args(struct pt_regs *regs, __u32 abi, __u64 *ar
 	}
 }
 
+/* A call with nothing to read at entry, reported in one record at its exit. */
+static __always_inline int reported_at_exit(struct lanner_plan *plan)
+{
+	return (plan->traced & LANNER_ONE_RECORD) && !plan->entry_only;
+}
+
 /* The plan for this syscall, with its ABI and (for i386 socketcall) the real arguments;
  * NULL when it is not traced or not for this process. */
 static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr, int at_entry,
@@ -411,9 +417,10 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	struct lanner_plan *plan = bpf_map_lookup_elem(&plans, &slot);
 	if (!plan || !(plan->traced & LANNER_TRACED))
 		return 0;
-	/* Nothing to read at entry: the exit reports the whole call, so the entry stops here,
-	 * before the scope lookup and the register reads. */
-	if (at_entry && (plan->traced & LANNER_ONE_RECORD) && !plan->entry_only)
+	/* Nothing to read at entry: the exit reports the whole call (the argument registers are
+	 * unchanged at exit), so the entry stops here, before the scope lookup and the register
+	 * reads. */
+	if (at_entry && reported_at_exit(plan))
 		return 0;
 	if (!wanted(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -428,6 +435,9 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 		slot = LANNER_PLAN_SOCKETCALL + op;
 		plan = bpf_map_lookup_elem(&plans, &slot);
 		if (!plan || !(plan->traced & LANNER_TRACED))
+			return 0;
+		/* The same for the operation, before its words are read. */
+		if (at_entry && reported_at_exit(plan))
 			return 0;
 		__u32 words[6] = {};
 		__u32 n = plan->words;
@@ -534,11 +544,6 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	struct lanner_plan *plan = plan_for(regs, id, 1, &abi, &op, w.args);
 	if (!plan)
 		return 0;
-	/* Nothing to read where the caller passed it: the exit reports the whole call (the
-	 * argument registers are unchanged at exit). plan_for already stopped plain syscalls of
-	 * this kind; this is for the socketcall operations, judged after their words are read. */
-	if ((plan->traced & LANNER_ONE_RECORD) && !plan->entry_only)
-		return 0;
 	struct scratch *s = scratch_area(SLOT_ENTER);
 	if (!s)
 		return 0;
@@ -591,15 +596,15 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	struct lanner_plan *plan = plan_for(regs, nr, 0, &abi, &op, w.args);
 	if (!plan || plan->entry_only)
 		return 0;
-	struct scratch *s = scratch_area(SLOT_EXIT);
-	if (!s)
-		return 0;
 	if (abi == LANNER_ABI_I386)
 		ret = (__s32)ret;
 	/* A result no rule can match: a one-record call ends here, before its record (a call
 	 * with an entry record is judged by the driver, which holds the entry). */
 	if (plan->res_filter && (plan->traced & LANNER_ONE_RECORD) &&
 	    (ret < plan->res_lo || ret > plan->res_hi))
+		return 0;
+	struct scratch *s = scratch_area(SLOT_EXIT);
+	if (!s)
 		return 0;
 	w.plan = *plan;
 	w.at_exit = 1;
