@@ -794,9 +794,6 @@ impl State {
     }
 }
 
-/// `new` becomes a copy of `old` (dup, dup2, dup3, `F_DUPFD`). An `old` the table does not
-/// know leaves `new` unknown too, for `/proc` to fill in.
-/// The copy and whatever `new` held before go through `buffers`.
 /// What `/proc` says fd `num` of `pid` is, or an unknown fd when it cannot tell: a miss is
 /// kept in the table too, so that the lookup is not repeated on every event.
 fn fd_from_proc(procfs: &ProcFs, pid: u32, num: i32) -> Fd {
@@ -806,6 +803,9 @@ fn fd_from_proc(procfs: &ProcFs, pid: u32, num: i32) -> Fd {
     }
 }
 
+/// `new` becomes a copy of `old` (dup, dup2, dup3, `F_DUPFD`). An `old` the table does not
+/// know leaves `new` unknown too, for `/proc` to fill in.
+/// The copy and whatever `new` held before go through `buffers`.
 fn dup(table: &mut FdTable, buffers: &mut Buffers, old: Option<i32>, new: i32, cloexec: bool) {
     let replaced = match old
         .and_then(|n| table.get(n))
