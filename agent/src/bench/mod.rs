@@ -67,6 +67,7 @@ fn bpftrace_script(numbers: &[u64]) -> String {
          printf(\"%d %d %d %d\\n\", pid, tid, $id, args->ret); }} }}"
     )
 }
+
 /// The eBPF driver in its per-syscall attach mode (`ebpf` alone is the raw mode).
 pub const EBPF_PER_SYSCALL: &str = "ebpf-per-syscall";
 
@@ -98,50 +99,62 @@ fn children_cpu_s() -> f64 {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// The value of `key=` on the agent's closing ` done` log line.
+fn done_value<T: std::str::FromStr>(stderr: &str, key: &str) -> Option<T> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(" done"))
+        .find_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+        })
+}
+
 fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sample> {
     let exe = std::env::current_exe().context("own executable")?;
-    let mut cmd = if driver == BPFTRACE {
-        let mut cmd = Command::new("bpftrace");
-        cmd.args(["-q", "-o", "/dev/null", "-e"])
-            .arg(bpftrace_script(&opts.peer_numbers))
-            .arg("-c")
-            .arg(format!(
-                "{} bench-workload {test} --seconds {}",
-                exe.display(),
-                opts.seconds
-            ));
-        cmd
-    } else if driver == STRACE {
-        let mut cmd = Command::new("strace");
-        cmd.args(["-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e"])
-            .arg(format!("trace={}", opts.peer_syscalls))
-            .arg("--")
-            .arg(&exe);
-        cmd
-    } else {
-        Command::new(&exe)
-    };
-    if driver == BPFTRACE {
-        // The workload is in bpftrace's -c command.
-    } else if driver != "none" && driver != STRACE {
-        match driver {
-            "ebpf" => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "raw"]),
-            EBPF_PER_SYSCALL => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "per-syscall"]),
-            other => cmd.args(["run", "--driver", other]),
-        };
-        for rules in &opts.rules {
-            cmd.arg("--rules").arg(rules);
+    let seconds = opts.seconds.to_string();
+    let workload = ["bench-workload", test, "--seconds", &seconds];
+    let mut cmd = match driver {
+        BPFTRACE => {
+            // The workload is bpftrace's -c command.
+            let mut cmd = Command::new("bpftrace");
+            cmd.args(["-q", "-o", "/dev/null", "-e"])
+                .arg(bpftrace_script(&opts.peer_numbers))
+                .arg("-c")
+                .arg(format!("{} {}", exe.display(), workload.join(" ")));
+            cmd
         }
-        cmd.arg("--").arg(&exe);
-    }
-    if driver != BPFTRACE {
-        cmd.args([
-            "bench-workload",
-            test,
-            "--seconds",
-            &opts.seconds.to_string(),
-        ]);
-    }
+        STRACE => {
+            let mut cmd = Command::new("strace");
+            cmd.args(["-f", "-qq", "-o", "/dev/null", "--seccomp-bpf", "-e"])
+                .arg(format!("trace={}", opts.peer_syscalls))
+                .arg("--")
+                .arg(&exe)
+                .args(workload);
+            cmd
+        }
+        "none" => {
+            let mut cmd = Command::new(&exe);
+            cmd.args(workload);
+            cmd
+        }
+        ours => {
+            let mut cmd = Command::new(&exe);
+            match ours {
+                "ebpf" => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "raw"]),
+                EBPF_PER_SYSCALL => {
+                    cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "per-syscall"])
+                }
+                other => cmd.args(["run", "--driver", other]),
+            };
+            for rules in &opts.rules {
+                cmd.arg("--rules").arg(rules);
+            }
+            cmd.arg("--").arg(&exe).args(workload);
+            cmd
+        }
+    };
     cmd.env("LANNER_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -164,28 +177,10 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
         .find(|line| !line.trim().is_empty())
         .and_then(|l| l.trim().parse().ok())
         .with_context(|| format!("{test} under {driver} printed no count: {stdout}"))?;
-    let dropped = (driver != "none" && !is_peer(driver)).then(|| {
-        stderr
-            .lines()
-            .filter(|l| l.contains(" done"))
-            .find_map(|l| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix("dropped="))
-                    .and_then(|v| v.parse().ok())
-            })
-            .unwrap_or(0)
-    });
-    let agent_cpu_s = (driver != "none" && !is_peer(driver))
-        .then(|| {
-            stderr
-                .lines()
-                .filter(|l| l.contains(" done"))
-                .find_map(|l| {
-                    l.split_whitespace()
-                        .find_map(|w| w.strip_prefix("agent_cpu_ms="))
-                        .and_then(|v| v.parse::<f64>().ok())
-                })
-        })
+    let ours = driver != "none" && !is_peer(driver);
+    let dropped = ours.then(|| done_value(&stderr, "dropped").unwrap_or(0));
+    let agent_cpu_s = ours
+        .then(|| done_value::<f64>(&stderr, "agent_cpu_ms"))
         .flatten()
         .map(|ms| ms / 1000.0);
     Ok(Sample {
