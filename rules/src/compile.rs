@@ -55,6 +55,8 @@ impl ListValue {
 /// What a condition can refer to.
 pub(crate) struct Env<'a> {
     pub macros: &'a HashMap<String, Expr>,
+    /// Each macro's [`Memo`](crate::eval::Memo) slot.
+    pub macro_slots: &'a HashMap<String, u32>,
     pub lists: &'a HashMap<String, Vec<ListValue>>,
 }
 
@@ -230,7 +232,10 @@ impl Ctx<'_> {
         self.expanding.push(name.into());
         let out = self.expr(body, depth + 1);
         self.expanding.pop();
-        out
+        match self.env.macro_slots.get(name) {
+            Some(&slot) => Ok(Node::Shared(slot, Box::new(out?))),
+            None => out,
+        }
     }
 
     fn type_err(&self, f: &FieldExpr, op: Op, at: &Pos, ty: FieldType) -> Error {

@@ -5,6 +5,12 @@
 //! sets, string operators work on bytes, `evt.type` tests are bit tests on the event's
 //! [`EventCode`], and a field that has no value for this event ([`Value::Missing`]) makes any
 //! comparison on it false (as in Falco, where `proc.name != x` is false when there is no name).
+//!
+//! A macro's expansion is the same tree wherever it is used, so its value for one event is the
+//! same in every rule: [`Node::Shared`] marks an expanded macro, and a [`Memo`] keeps the values
+//! computed for the current event. The rules one event type brings mostly start with the same
+//! macros (`open_read`, `open_write`, `spawned_process`...), which are then tested once per event
+//! instead of once per rule.
 
 use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
@@ -407,16 +413,74 @@ pub(crate) enum Node {
     /// The event's type is in the set.
     EventType(Box<EventSet>),
     Check(Box<Check>),
+    /// An expanded macro, whose value a [`Memo`] keeps for the event in its slot.
+    Shared(u32, Box<Node>),
 }
 
 impl Node {
-    pub fn eval<S: FieldSource + ?Sized>(&self, ev: EventCode, src: &S) -> bool {
+    pub fn eval<S: FieldSource + ?Sized>(&self, ev: EventCode, src: &S, memo: &mut Memo) -> bool {
         match self {
-            Node::And(items) => items.iter().all(|n| n.eval(ev, src)),
-            Node::Or(items) => items.iter().any(|n| n.eval(ev, src)),
-            Node::Not(n) => !n.eval(ev, src),
+            Node::And(items) => items.iter().all(|n| n.eval(ev, src, memo)),
+            Node::Or(items) => items.iter().any(|n| n.eval(ev, src, memo)),
+            Node::Not(n) => !n.eval(ev, src, memo),
             Node::EventType(set) => set.contains(ev),
             Node::Check(c) => c.eval(src),
+            Node::Shared(slot, inner) => match memo.get(*slot) {
+                Some(value) => value,
+                None => {
+                    let value = inner.eval(ev, src, memo);
+                    memo.set(*slot, value);
+                    value
+                }
+            },
+        }
+    }
+}
+
+/// The values of shared sub-conditions (expanded macros) computed for the current event.
+///
+/// Each slot holds `stamp << 1 | value`, where `stamp` is the event the value was computed for,
+/// so moving to the next event is one increment, not a clear. A memo with fewer slots than the
+/// ruleset (such as `Memo::default()`) computes what it cannot keep.
+#[derive(Debug, Clone, Default)]
+pub struct Memo {
+    stamp: u32,
+    slots: Vec<u32>,
+}
+
+impl Memo {
+    /// The stamp after which the slots are cleared and stamps start over.
+    const LAST_STAMP: u32 = u32::MAX >> 1;
+
+    /// A memo for a ruleset with `slots` shared sub-conditions.
+    pub fn new(slots: usize) -> Memo {
+        Memo {
+            stamp: 1,
+            slots: vec![0; slots],
+        }
+    }
+
+    /// Forgets the values of the previous event (call before evaluating a new event's rules).
+    #[inline]
+    pub fn next_event(&mut self) {
+        if self.stamp == Self::LAST_STAMP {
+            self.slots.fill(0);
+            self.stamp = 0;
+        }
+        self.stamp += 1;
+    }
+
+    #[inline]
+    fn get(&self, slot: u32) -> Option<bool> {
+        let kept = *self.slots.get(slot as usize)?;
+        (kept >> 1 == self.stamp).then_some(kept & 1 == 1)
+    }
+
+    #[inline]
+    fn set(&mut self, slot: u32, value: bool) {
+        let stamp = self.stamp;
+        if let Some(kept) = self.slots.get_mut(slot as usize) {
+            *kept = stamp << 1 | u32::from(value);
         }
     }
 }
@@ -445,6 +509,25 @@ mod tests {
         assert!(IpNet::parse("10.0.0.0/33").is_none());
         let one = IpNet::parse("::1").expect("v6");
         assert!(one.contains("::1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn a_memo_keeps_values_for_one_event_only() {
+        let mut memo = Memo::new(2);
+        assert_eq!(memo.get(0), None);
+        memo.set(0, true);
+        memo.set(1, false);
+        assert_eq!((memo.get(0), memo.get(1)), (Some(true), Some(false)));
+        memo.next_event();
+        assert_eq!((memo.get(0), memo.get(1)), (None, None));
+        // Slots it does not have are never kept.
+        memo.set(7, true);
+        assert_eq!(memo.get(7), None);
+        // Stamps start over without reviving old values.
+        memo.set(0, true);
+        memo.stamp = Memo::LAST_STAMP;
+        memo.next_event();
+        assert_eq!(memo.get(0), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) fn may(node: &Node) -> (EventSet, EventSet) {
     match node {
         Node::EventType(set) => (**set, set.complement()),
         Node::Check(_) => (EventSet::all(), EventSet::all()),
+        Node::Shared(_, inner) => may(inner),
         Node::Not(inner) => {
             let (t, f) = may(inner);
             (f, t)

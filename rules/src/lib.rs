@@ -39,7 +39,7 @@ pub mod ruleset;
 mod yaml;
 
 pub use error::{Error, ItemKind, ItemRef, Pos, Warning};
-pub use eval::{FieldArg, FieldSource, Value};
+pub use eval::{FieldArg, FieldSource, Memo, Value};
 pub use events::{event_type_by_name, EventCode, EventSet, NonSyscall};
 pub use fields::{ArgKind, FieldId, FieldInfo, FieldKind, FieldType, StateNeeds, FIELDS};
 pub use loader::{LoadOptions, Loader};

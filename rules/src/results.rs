@@ -58,6 +58,7 @@ pub(crate) fn result_need(node: &Node, ev: EventCode) -> ResultNeed {
             .fold(ResultNeed::Never, |need, n| need.or(result_need(n, ev))),
         // A negation can hold for any result as far as this analysis knows.
         Node::Not(_) => ResultNeed::Any,
+        Node::Shared(_, inner) => result_need(inner, ev),
         Node::EventType(set) => {
             if set.contains(ev) {
                 ResultNeed::Any

@@ -9,7 +9,7 @@ use lanner_common::SyscallSet;
 use crate::ast::{Check, Expr, FieldExpr, Op, Rhs, Val};
 use crate::compile::{self, idents, Env, ListValue};
 use crate::error::{Error, ItemKind, ItemRef, Pos, Warning};
-use crate::eval::{FieldSource, Node};
+use crate::eval::{FieldSource, Memo, Node};
 use crate::events::{EventCode, EventSet, NonSyscall};
 use crate::fields::StateNeeds;
 use crate::interest;
@@ -108,7 +108,19 @@ impl CompiledRule {
     /// Whether the rule's condition holds for an event of type `ev` whose fields `src` serves.
     #[inline]
     pub fn matches<S: FieldSource + ?Sized>(&self, ev: EventCode, src: &S) -> bool {
-        self.condition.eval(ev, src)
+        self.matches_with(ev, src, &mut Memo::default())
+    }
+
+    /// [`matches`](Self::matches), keeping the values of macros in `memo` for the other rules
+    /// of the same event. Call [`Memo::next_event`] before the first rule of each event.
+    #[inline]
+    pub fn matches_with<S: FieldSource + ?Sized>(
+        &self,
+        ev: EventCode,
+        src: &S,
+        memo: &mut Memo,
+    ) -> bool {
+        self.condition.eval(ev, src, memo)
     }
 }
 
@@ -161,6 +173,8 @@ pub struct Ruleset {
     index: Vec<Box<[RuleIdx]>>,
     interest: EventSet,
     needs: StateNeeds,
+    /// Memo slots: one per macro.
+    shared: usize,
     summary: LoadSummary,
     required_engine_version: Option<String>,
     required_plugins: Vec<(String, String)>,
@@ -254,10 +268,16 @@ impl Ruleset {
         ev: EventCode,
         src: &'a S,
     ) -> impl Iterator<Item = &'a CompiledRule> + 'a {
+        let mut memo = self.memo();
         self.rules_for(ev)
             .iter()
             .filter_map(move |&i| self.rules.get(i as usize))
-            .filter(move |r| r.matches(ev, src))
+            .filter(move |r| r.matches_with(ev, src, &mut memo))
+    }
+
+    /// A memo with a slot for each macro the rules expand, for [`CompiledRule::matches_with`].
+    pub fn memo(&self) -> Memo {
+        Memo::new(self.shared)
     }
 
     /// What the load did.
@@ -291,8 +311,16 @@ impl Loader {
             macros.insert(m.name.clone(), parser::parse(&m.cond, &item)?);
         }
         check_macros(&self, &macros, &lists)?;
+        let mut names: Vec<&String> = macros.keys().collect();
+        names.sort();
+        let macro_slots: HashMap<String, u32> = names
+            .into_iter()
+            .zip(0u32..)
+            .map(|(name, slot)| (name.clone(), slot))
+            .collect();
         let env = Env {
             macros: &macros,
+            macro_slots: &macro_slots,
             lists: &lists,
         };
         let mut summary = LoadSummary {
@@ -334,6 +362,7 @@ impl Loader {
             index: index.into_iter().map(Vec::into_boxed_slice).collect(),
             interest,
             needs,
+            shared: macro_slots.len(),
             summary,
             required_engine_version: self.required_engine_version,
             required_plugins: self.required_plugins,

@@ -640,3 +640,56 @@ fn other_sources_and_items() {
     ));
     assert_eq!(rs.summary().warnings.len(), 1);
 }
+
+/// Counts the field reads it serves.
+struct Counting<'a> {
+    inner: &'a Src,
+    reads: std::cell::Cell<usize>,
+}
+
+impl FieldSource for Counting<'_> {
+    fn get(&self, field: FieldId, arg: &FieldArg<'_>) -> Value<'_> {
+        self.reads.set(self.reads.get() + 1);
+        self.inner.get(field, arg)
+    }
+}
+
+#[test]
+fn a_macro_is_tested_once_per_event_for_all_rules_that_use_it() {
+    let rs = load(concat!(
+        "- macro: is_x\n  condition: proc.name = x\n",
+        "- rule: a\n  desc: d\n  condition: evt.type = open and is_x and fd.name = /a\n  output: o\n  priority: WARNING\n",
+        "- rule: b\n  desc: d\n  condition: evt.type = open and is_x and fd.name = /b\n  output: o\n  priority: WARNING\n",
+    ));
+    let (a, b) = (
+        rs.rule_by_name("a").expect("a"),
+        rs.rule_by_name("b").expect("b"),
+    );
+    let x_b = Src::default().s("proc.name", "x").s("fd.name", "/b");
+    let y_b = Src::default().s("proc.name", "y").s("fd.name", "/b");
+    let mut memo = rs.memo();
+    let mut both = |src: &Src| {
+        let counting = Counting {
+            inner: src,
+            reads: std::cell::Cell::new(0),
+        };
+        memo.next_event();
+        let fired = (
+            a.matches_with(ev("open"), &counting, &mut memo),
+            b.matches_with(ev("open"), &counting, &mut memo),
+        );
+        (fired, counting.reads.get())
+    };
+    // proc.name once, fd.name for each rule.
+    assert_eq!(both(&x_b), ((false, true), 3));
+    // The next event's value is its own, not the one kept for the previous event.
+    assert_eq!(both(&y_b), ((false, false), 1));
+    assert_eq!(both(&x_b), ((false, true), 3));
+    // Without a memo, each rule tests the macro itself, with the same outcome.
+    let counting = Counting {
+        inner: &x_b,
+        reads: std::cell::Cell::new(0),
+    };
+    assert!(!a.matches(ev("open"), &counting) && b.matches(ev("open"), &counting));
+    assert_eq!(counting.reads.get(), 4);
+}

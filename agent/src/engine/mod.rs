@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use lanner_common::time::WallClock;
 use lanner_common::{Event, EventKind, SyscallSet};
-use lanner_rules::{EventCode, LoadOptions, NonSyscall, Ruleset, StateNeeds};
+use lanner_rules::{EventCode, LoadOptions, Memo, NonSyscall, Ruleset, StateNeeds};
 
 pub use alert::Alert;
 pub use fields::unserved as unserved_fields;
@@ -128,6 +128,8 @@ pub struct Engine {
     stats: EngineStats,
     /// Alerts per rule, by the rule's index in the ruleset.
     by_rule: Vec<u64>,
+    /// The values of macros for the event being evaluated, shared by its rules.
+    memo: Memo,
     /// Whether rules read fd state (and so may need an fd loaded from `/proc`).
     reads_fds: bool,
     /// Where the user database is, for a ruleset swapped in later that needs it.
@@ -175,6 +177,7 @@ impl Engine {
         Engine {
             users_files: (config.passwd, config.group),
             by_rule: vec![0; ruleset.rules().len()],
+            memo: ruleset.memo(),
             reads_fds: needs.contains(StateNeeds::FD),
             state: State::with_procfs(ProcFs::new(config.proc_root), needs),
             host: fields::Host {
@@ -218,6 +221,7 @@ impl Engine {
         }
         self.reads_fds = needs.contains(StateNeeds::FD);
         self.by_rule = vec![0; ruleset.rules().len()];
+        self.memo = ruleset.memo();
         self.ruleset = ruleset;
         missing
     }
@@ -292,11 +296,12 @@ impl Engine {
                 }
                 let view =
                     fields::View::new(event, code, self.stats.events, &self.state, &self.host);
+                self.memo.next_event();
                 for &idx in rules {
                     let Some(rule) = self.ruleset.rule(idx) else {
                         continue;
                     };
-                    if rule.matches(code, &view) {
+                    if rule.matches_with(code, &view, &mut self.memo) {
                         view.set_rendering(true);
                         let mut alert = Alert::new(event.ts, &self.host.clock, rule, &view);
                         if let Some(workload) = &self.host.workload {
