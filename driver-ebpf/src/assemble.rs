@@ -58,21 +58,22 @@ fn is_exec(id: Option<SyscallId>) -> bool {
 fn raw(entry: SysHalf, exit: Option<SysHalf>) -> RawSyscall {
     let id = id_of(&entry);
     let mut mem: [Captured; 6] = Default::default();
-    for (slot, captured) in mem.iter_mut().zip(entry.mem) {
-        *slot = captured.unwrap_or_default();
-    }
+    let mut keep = |captures: Vec<(u8, Captured)>| {
+        for (index, captured) in captures {
+            if let Some(slot) = mem.get_mut(usize::from(index)) {
+                *slot = captured;
+            }
+        }
+    };
+    keep(entry.captures);
     let mut ret = 0;
     if let Some(exit) = exit {
         ret = exit.ret;
         // After a successful exec the registers are the new program's: nothing to re-read.
+        // Otherwise what the exit read wins: what the kernel wrote (accepted peers, pipe fds),
+        // or a string read again because its page was not yet in memory at entry.
         if !(is_exec(id) && ret == 0) {
-            for (slot, captured) in mem.iter_mut().zip(exit.mem) {
-                // What the kernel wrote (accepted peers, pipe fds), or a string read again
-                // because its page was not yet in memory at entry.
-                if let Some(captured) = captured {
-                    *slot = captured;
-                }
-            }
+            keep(exit.captures);
         }
     }
     RawSyscall {
@@ -92,10 +93,13 @@ fn exec_filename(entry: &SysHalf) -> Option<Vec<u8>> {
         Some(id) if id == ids::EXECVEAT => 1,
         _ => return None,
     };
-    match &entry.mem[index] {
-        Some(Captured::Bytes(path) | Captured::Truncated(path)) => Some(path.clone()),
-        _ => None,
-    }
+    entry
+        .captures
+        .iter()
+        .find_map(|(i, captured)| match captured {
+            Captured::Bytes(path) | Captured::Truncated(path) if *i == index => Some(path.clone()),
+            _ => None,
+        })
 }
 
 fn proc_exe(pid: u32) -> Option<Vec<u8>> {

@@ -62,8 +62,9 @@ pub struct SysHalf {
     pub args: [u64; 6],
     /// Reported at entry, without an exit half.
     pub entry_only: bool,
-    /// Memory read for each argument in this half.
-    pub mem: [Option<Captured>; 6],
+    /// Memory read for some arguments in this half, by argument index (most halves read one
+    /// or none: a six-slot array made every record a few hundred bytes to move).
+    pub captures: Vec<(u8, Captured)>,
 }
 
 /// One ring buffer record.
@@ -151,7 +152,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
     match hdr.kind {
         REC_ENTER | REC_EXIT | REC_WHOLE => {
             let sys: lanner_sys = read(data, 0, "syscall")?;
-            let mut mem: [Option<Captured>; 6] = Default::default();
+            let mut captures: Vec<(u8, Captured)> = Vec::new();
             let mut off = std::mem::size_of::<lanner_sys>();
             for _ in 0..sys.ncap {
                 let cap: lanner_cap = read(data, off, "capture")?;
@@ -162,23 +163,22 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                     len: data.len(),
                 })?;
                 off += pad8(len);
-                let index = usize::from(cap.arg);
-                let slot = mem.get_mut(index).ok_or(Malformed {
-                    what: "capture argument index",
-                    len: data.len(),
-                })?;
-                let addr = sys.args.get(index).copied().unwrap_or(0);
-                match cap.status {
-                    CAPST_BYTES => *slot = Some(Captured::Bytes(payload.to_vec())),
-                    CAPST_TRUNCATED => *slot = Some(Captured::Truncated(payload.to_vec())),
-                    CAPST_NULL => *slot = Some(Captured::Null),
-                    CAPST_UNREADABLE => {
-                        *slot = Some(Captured::Unreadable {
-                            addr,
-                            errno: cap.err,
-                        })
-                    }
-                    CAPST_LIST => *slot = Some(Captured::List(Vec::new())),
+                let index = cap.arg;
+                let Some(&addr) = sys.args.get(usize::from(index)) else {
+                    return Err(Malformed {
+                        what: "capture argument index",
+                        len: data.len(),
+                    });
+                };
+                let captured = match cap.status {
+                    CAPST_BYTES => Captured::Bytes(payload.to_vec()),
+                    CAPST_TRUNCATED => Captured::Truncated(payload.to_vec()),
+                    CAPST_NULL => Captured::Null,
+                    CAPST_UNREADABLE => Captured::Unreadable {
+                        addr,
+                        errno: cap.err,
+                    },
+                    CAPST_LIST => Captured::List(Vec::new()),
                     CAPST_ITEM | CAPST_ITEM_UNREADABLE => {
                         let item = if cap.status == CAPST_ITEM {
                             payload.to_vec()
@@ -186,8 +186,9 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                             // As the ptrace driver marks an argv string it could not read.
                             b"<unreadable>".to_vec()
                         };
-                        match slot {
-                            Some(Captured::List(list)) => list.push(item),
+                        // Items follow the list they belong to.
+                        match captures.last_mut() {
+                            Some((i, Captured::List(list))) if *i == index => list.push(item),
                             _ => {
                                 return Err(Malformed {
                                     what: "argv item outside a list",
@@ -195,6 +196,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                                 })
                             }
                         }
+                        continue;
                     }
                     _ => {
                         return Err(Malformed {
@@ -202,7 +204,8 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                             len: data.len(),
                         })
                     }
-                }
+                };
+                captures.push((index, captured));
             }
             let half = SysHalf {
                 hdr: header(&sys.hdr),
@@ -212,7 +215,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                 ret: sys.ret,
                 args: sys.args,
                 entry_only: sys.entry_only != 0,
-                mem,
+                captures,
             };
             Ok(match hdr.kind {
                 REC_ENTER => Record::Enter(half),

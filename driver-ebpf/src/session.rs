@@ -5,6 +5,7 @@
 //! (and the programs detached) when it returns, and nothing is pinned, so a killed agent leaves
 //! nothing attached.
 
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -499,15 +500,18 @@ pub fn run(
         tracing::debug!("the ring buffer reader keeps its priority: {err}");
     }
 
-    let mut assembler = Assembler::new(root, setup.result_filters.clone());
-    let pending: std::cell::RefCell<Vec<records::Record>> = std::cell::RefCell::new(Vec::new());
+    // The ring buffer callback parses each record and hands it to the assembler at once (no
+    // queue of parsed records in between: a record is a few hundred bytes, and each move of it
+    // showed in profiles); the events it completes wait in `fresh` for the loop below.
+    let assembler = RefCell::new(Assembler::new(root, setup.result_filters.clone()));
+    let fresh: RefCell<Vec<Event>> = RefCell::new(Vec::with_capacity(BATCH));
     // Records that did not parse, in all.
     let malformed = std::cell::Cell::new(0u64);
     let mut builder = RingBufferBuilder::new();
     let added = builder
         .add(&skel.maps.events, |data: &[u8]| {
             match records::parse(data) {
-                Ok(record) => pending.borrow_mut().push(record),
+                Ok(record) => assembler.borrow_mut().push(record, &mut fresh.borrow_mut()),
                 Err(err) => {
                     tracing::warn!("{err}");
                     malformed.set(malformed.get() + 1);
@@ -544,8 +548,8 @@ pub fn run(
         if taken <= 0 {
             wait_readable(ring.epoll_fd(), POLL);
         }
-        let arrived = !pending.borrow().is_empty();
-        assemble_pending(&pending, &mut assembler, &mut out);
+        let arrived = taken > 0;
+        take_fresh(&fresh, &mut out);
         // Losses the kernel side counted, as drop events in the stream. Runs the kernel
         // skipped because the same program was already running on that CPU (a syscall program
         // preempted mid-run) are read now and then, and once more at the end.
@@ -596,7 +600,7 @@ pub fn run(
             };
             // A started workload is killed, with every process of its tree.
             let _ = c.kill();
-            for pid in assembler.live().collect::<Vec<_>>() {
+            for pid in assembler.borrow().live().collect::<Vec<_>>() {
                 // SAFETY: plain kill(2) of a process of the traced tree (the scope map holds
                 // only processes descended from the workload).
                 unsafe { libc::kill(pid as i32, libc::SIGKILL) };
@@ -607,26 +611,33 @@ pub fn run(
             // now and then that the ones still counted as live exist.
             if last_liveness.elapsed() > Duration::from_millis(200) {
                 last_liveness = Instant::now();
-                let gone: Vec<u32> = assembler.live().filter(|&pid| !exists(pid)).collect();
+                let gone: Vec<u32> = assembler
+                    .borrow()
+                    .live()
+                    .filter(|&pid| !exists(pid))
+                    .collect();
                 if !gone.is_empty() {
                     // A process that is gone wrote all its records, its exit among them, but
                     // the reader may not have taken them yet: take everything first, or a
                     // process forgotten here would have its last syscall's entry forgotten
                     // with it, and its exit record would then look like one without entry.
-                    take_everything(&ring, &pending, &mut assembler, &mut out);
+                    take_everything(&ring, &fresh, &mut out);
                     for pid in gone {
-                        assembler.forget(pid);
+                        assembler.borrow_mut().forget(pid);
                     }
                 }
             }
-            if assembler.all_ended() {
+            if assembler.borrow().all_ended() {
                 // Everything that happened before the end is in the buffer: take it all.
-                take_everything(&ring, &pending, &mut assembler, &mut out);
+                take_everything(&ring, &fresh, &mut out);
                 // Every loss up to the very end, not only up to this round's first look.
                 let ts = reorder.latest(&out);
                 losses.report(&skel, malformed.get(), true, ts, loss_owner, &mut out);
                 if let Some(status) = root_status {
-                    assembler.root_ended_unseen(status, reorder.latest(&out), &mut out);
+                    let ts = reorder.latest(&out);
+                    assembler
+                        .borrow_mut()
+                        .root_ended_unseen(status, ts, &mut out);
                 }
                 reorder.hold(&mut out);
                 reorder.release(true, &mut out);
@@ -642,27 +653,26 @@ pub fn run(
     let _ = tx.send(Message::End(root_status));
 }
 
-/// Hands the records the ring buffer callback parsed into `pending` to the assembler.
-fn assemble_pending(
-    pending: &std::cell::RefCell<Vec<records::Record>>,
-    assembler: &mut Assembler,
-    out: &mut Vec<Event>,
-) {
-    for record in pending.borrow_mut().drain(..) {
-        assembler.push(record, out);
+/// Moves the events the ring buffer callback completed into `out`.
+fn take_fresh(fresh: &RefCell<Vec<Event>>, out: &mut Vec<Event>) {
+    let mut fresh = fresh.borrow_mut();
+    if out.is_empty() {
+        // The usual case: hand over the whole vector instead of moving each event.
+        std::mem::swap(out, &mut fresh);
+    } else {
+        out.append(&mut fresh);
     }
 }
 
 /// Takes every record written so far into the assembler.
 fn take_everything(
     ring: &libbpf_rs::RingBuffer<'_>,
-    pending: &std::cell::RefCell<Vec<records::Record>>,
-    assembler: &mut Assembler,
+    fresh: &RefCell<Vec<Event>>,
     out: &mut Vec<Event>,
 ) {
     loop {
         let taken = ring.consume_raw_n(RECORDS_PER_ROUND);
-        assemble_pending(pending, assembler, out);
+        take_fresh(fresh, out);
         if taken <= 0 {
             return;
         }
