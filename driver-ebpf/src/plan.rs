@@ -44,11 +44,19 @@ fn empty() -> lanner_plan {
 
 /// `lanner_plan.traced`: in the interest set.
 pub const TRACED: u8 = 1;
-/// `lanner_plan.traced`: nothing is read at entry, so one record at exit reports the call.
+/// `lanner_plan.traced`: one record at exit reports the call, its input arguments (paths,
+/// socket addresses) read there; only execs, whose memory is gone after a success, read theirs
+/// at entry and report in two records.
 pub const ONE_RECORD: u8 = 2;
 
+/// Whether the kernel side reports a call of this plan in one record at its exit (and so
+/// needs no program at its entry).
+pub fn reported_at_exit(plan: &lanner_plan) -> bool {
+    plan.traced & ONE_RECORD != 0 && plan.entry_only == 0
+}
+
 /// The plan of one traced syscall.
-fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter]) -> lanner_plan {
+pub fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter]) -> lanner_plan {
     let mut plan = empty();
     if let Some(f) = filters.iter().find(|f| f.id == id) {
         plan.res_filter = 1;
@@ -77,11 +85,9 @@ fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter]) -> 
             .iter()
             .rposition(|&c| c != 0)
             .map_or(0, |i| i as u8 + 1);
-        if !plan
-            .cap
-            .iter()
-            .any(|&c| matches!(c, CAP_STR | CAP_SOCKADDR | CAP_ARGV))
-        {
+        // One record at exit, input arguments read there, unless the call is an exec: a
+        // successful one has replaced the memory its arguments were in.
+        if !plan.cap.contains(&CAP_ARGV) {
             plan.traced |= ONE_RECORD;
         }
         // Calls that never return, and calls whose result nothing reads (close for the fd
@@ -157,12 +163,13 @@ mod tests {
     }
 
     #[test]
-    fn openat_reads_its_path_at_entry_in_both_abis() {
+    fn openat_reads_its_path_at_exit_in_both_abis() {
         let plans = build(&set("openat"), &SyscallSet::new(), &[]);
         let openat = &plans[257];
         assert_eq!(
-            openat.traced, TRACED,
-            "two records: the path is read at entry"
+            openat.traced,
+            TRACED | ONE_RECORD,
+            "one record: the path is read at exit"
         );
         assert_eq!(openat.cap[1], CAP_STR);
         assert_eq!(openat.exit_caps, 0);
@@ -229,6 +236,7 @@ mod tests {
         let plans = build(&set("execve,pipe2"), &SyscallSet::new(), &[]);
         assert_eq!(plans[59].cap[0], CAP_STR);
         assert_eq!(plans[59].cap[1], CAP_ARGV);
+        assert_eq!(plans[59].traced, TRACED, "two records: read at entry");
         assert_eq!(plans[293].cap[0], CAP_FDPAIR);
     }
 }

@@ -182,18 +182,18 @@ fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverE
                     continue;
                 };
                 let category = TracepointCategory::Syscalls;
-                let enter = progs
-                    .lanner_tp_enter
-                    .attach_tracepoint(category.clone(), format!("sys_enter_{event}"));
-                links.push(enter.map_err(|e| {
-                    unavailable(format!("attaching to syscalls:sys_enter_{event}: {e}"))
-                })?);
-                let entry_only = setup.entry_only.contains(id)
-                    || lanner_common::spec::lookup(id).is_some_and(|spec| {
-                        spec.flags
-                            .contains(lanner_common::spec::SpecFlags::NO_RETURN)
-                    });
-                if !entry_only {
+                let plan = plan::plan_of(id, &setup.entry_only, &setup.result_filters);
+                // A call reported at its exit needs nothing at its entry: no program there,
+                // not even one that returns at once.
+                if !plan::reported_at_exit(&plan) {
+                    let enter = progs
+                        .lanner_tp_enter
+                        .attach_tracepoint(category.clone(), format!("sys_enter_{event}"));
+                    links.push(enter.map_err(|e| {
+                        unavailable(format!("attaching to syscalls:sys_enter_{event}: {e}"))
+                    })?);
+                }
+                if plan.entry_only == 0 {
                     let exit = progs
                         .lanner_tp_exit
                         .attach_tracepoint(category, format!("sys_exit_{event}"));

@@ -474,7 +474,8 @@ struct cap_walk {
 	__u32 slot; /* the scratch slot of the program that runs the walk */
 	struct lanner_plan plan;
 	__u32 at_exit;
-	__u32 retry; /* exit: arguments whose entry read failed */
+	__u32 retry; /* exit: arguments to read now (their entry read failed, or a one-record
+		      * call, which reads everything at exit) */
 	__s64 ret;
 };
 
@@ -502,7 +503,8 @@ static long capture_arg(__u64 i, void *data)
 	__u64 arg = arg_at(w->args, i);
 	__u32 used = 0;
 	int efault = 0;
-	if (!w->at_exit || (w->retry & (1U << i))) {
+	int input = cap == LANNER_CAP_STR || cap == LANNER_CAP_SOCKADDR || cap == LANNER_CAP_ARGV;
+	if (input && (!w->at_exit || (w->retry & (1U << i)))) {
 		if (cap == LANNER_CAP_STR) {
 			used = cap_string(s, s->cursor, i, 0, arg, LANNER_MAX_STRING, &efault);
 		} else if (cap == LANNER_CAP_SOCKADDR) {
@@ -513,6 +515,8 @@ static long capture_arg(__u64 i, void *data)
 		}
 		if (efault && !w->at_exit)
 			s->failed |= 1U << i;
+	} else if (input) {
+		/* Read at entry. */
 	} else if (w->ret >= 0 && cap == LANNER_CAP_SOCKADDR_OUT) {
 		__u32 len = 0;
 		__u64 len_ptr = arg_at(w->args, byte_at(w->plan.aux, i));
@@ -609,9 +613,14 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	w.plan = *plan;
 	w.at_exit = 1;
 	w.ret = ret;
-	/* Entry reads to try again: none for a one-record syscall (it read nothing at entry),
-	 * none anywhere while no entry has left any. */
-	if (!(w.plan.traced & LANNER_ONE_RECORD) && retry_pending) {
+	/* A one-record call reads its input arguments now: the registers still hold the
+	 * pointers, and memory the call only read is as the caller left it (the kernel's own copy
+	 * was made in between, so a racing thread could change it as well before an entry read
+	 * as after; and a page the call faulted in is readable now, where an entry read fails).
+	 * Otherwise, entry reads to try again: none anywhere while no entry has left any. */
+	if (w.plan.traced & LANNER_ONE_RECORD) {
+		w.retry = 0x3f;
+	} else if (retry_pending) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
 		__u32 *failed = bpf_map_lookup_elem(&retry, &tid);
 		if (failed) {
@@ -623,7 +632,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	__u16 kind = (w.plan.traced & LANNER_ONE_RECORD) ? LANNER_REC_WHOLE : LANNER_REC_EXIT;
 	s->cursor = sys_record(s, kind, abi, nr, op, w.args, ret);
 	s->ncap = 0;
-	if (w.retry || (ret >= 0 && w.plan.exit_caps))
+	if (w.plan.span && (w.retry || (ret >= 0 && w.plan.exit_caps)))
 		bpf_loop(w.plan.span, capture_arg, &w, 0);
 	struct lanner_sys *r = (void *)s->rec;
 	r->ncap = s->ncap;

@@ -45,7 +45,7 @@ enum lanner_capture {
 /* What the driver wants for one syscall number. */
 /* lanner_plan.traced */
 #define LANNER_TRACED 1
-#define LANNER_ONE_RECORD 2 /* nothing to read at entry: one record, at exit, args and all */
+#define LANNER_ONE_RECORD 2 /* one record, at exit, input arguments read there (all but execs) */
 
 struct lanner_plan {
 	__u8 traced;     /* LANNER_TRACED | LANNER_ONE_RECORD, or 0 */
