@@ -46,6 +46,7 @@ fn ebpf_driver(mode: EbpfMode, ring_mib: usize, calls: &Reporting) -> Result<Box
     });
     driver.set_entry_only(calls.entry_only);
     driver.set_result_filters(calls.result_filters.clone());
+    driver.set_known_closes_only(calls.known_closes_only);
     Ok(Box::new(driver))
 }
 
@@ -68,6 +69,10 @@ pub struct Reporting {
     pub entry_only: SyscallSet,
     /// Calls no rule could match by their result, which a driver may leave out.
     pub result_filters: Vec<lanner_common::ResultFilter>,
+    /// `close` may be left out for descriptors no reported call told of (the eBPF driver
+    /// judges this in the kernel; the ptrace driver, stopped at every close already, reports
+    /// them all).
+    pub known_closes_only: bool,
 }
 
 /// Builds the driver `choice` asks for, or says why it cannot run here.

@@ -311,6 +311,9 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         &drivers::Reporting {
             entry_only,
             result_filters,
+            // The engine holds state only for descriptors events told it of; with an explicit
+            // --syscalls list the events are the product, so every close is reported.
+            known_closes_only: args.syscalls.is_none(),
         },
     )?;
     tracing::debug!(

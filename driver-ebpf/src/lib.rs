@@ -90,8 +90,7 @@ impl Default for Options {
 /// The eBPF driver.
 pub struct EbpfDriver {
     options: Options,
-    entry_only: SyscallSet,
-    result_filters: Vec<lanner_common::ResultFilter>,
+    reporting: plan::Reporting,
     shared: Arc<Shared>,
     messages: Option<Receiver<Message>>,
     queue: VecDeque<Event>,
@@ -110,8 +109,7 @@ impl EbpfDriver {
     pub fn new(options: Options) -> Self {
         EbpfDriver {
             options,
-            entry_only: SyscallSet::new(),
-            result_filters: Vec::new(),
+            reporting: plan::Reporting::default(),
             shared: Arc::new(Shared::default()),
             messages: None,
             queue: VecDeque::new(),
@@ -123,14 +121,23 @@ impl EbpfDriver {
     /// Syscalls of the interest set to report at entry, without their result (see the ptrace
     /// driver's method of the same name): one record instead of two.
     pub fn set_entry_only(&mut self, set: SyscallSet) {
-        self.entry_only = set;
+        self.reporting.entry_only = set;
     }
 
     /// Calls to leave out by their result (no rule could match them): one-record calls are
     /// judged in the kernel before their record is written, the others when their exit is
     /// joined to their entry.
     pub fn set_result_filters(&mut self, filters: Vec<lanner_common::ResultFilter>) {
-        self.result_filters = filters;
+        self.reporting.result_filters = filters;
+    }
+
+    /// Reports `close` only for descriptors that a reported call returned or was passed (the
+    /// only ones an engine can hold state for), judged in the kernel per process: a close of a
+    /// `dup` result no rule matches, of a pipe or an eventfd, costs no record. Processes
+    /// already running when a `--system` capture starts, and their children, are not judged
+    /// (their descriptors predate the capture); nor are descriptors from 1024 up.
+    pub fn set_known_closes_only(&mut self, on: bool) {
+        self.reporting.known_closes_only = on;
     }
 
     fn join(&mut self) {
@@ -176,8 +183,7 @@ impl Driver for EbpfDriver {
             mode,
             target,
             interest: *interest,
-            entry_only: self.entry_only,
-            result_filters: self.result_filters.clone(),
+            reporting: self.reporting.clone(),
             options: self.options,
         };
         let shared = Arc::clone(&self.shared);

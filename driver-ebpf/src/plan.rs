@@ -36,7 +36,9 @@ fn empty() -> lanner_plan {
         aux: [0; 6],
         span: 0,
         res_filter: 0,
-        pad: [0; 6],
+        fd_marks: 0,
+        close_known: 0,
+        pad: [0; 4],
         res_lo: 0,
         res_hi: 0,
     }
@@ -55,8 +57,27 @@ pub fn reported_at_exit(plan: &lanner_plan) -> bool {
     plan.traced & ONE_RECORD != 0 && plan.entry_only == 0
 }
 
+/// `lanner_plan.fd_marks`: the result may be a descriptor (`LANNER_MARK_RESULT`).
+const MARK_RESULT: u8 = 0x40;
+
+/// How calls are reported, beyond the interest set.
+#[derive(Debug, Clone, Default)]
+pub struct Reporting {
+    /// Syscalls reported at entry, without their result.
+    pub entry_only: SyscallSet,
+    /// Calls left out by their result.
+    pub result_filters: Vec<ResultFilter>,
+    /// `close` only for a descriptor a record told of.
+    pub known_closes_only: bool,
+}
+
 /// The plan of one traced syscall.
-pub fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter]) -> lanner_plan {
+pub fn plan_of(id: SyscallId, reporting: &Reporting) -> lanner_plan {
+    let Reporting {
+        entry_only,
+        result_filters: filters,
+        known_closes_only,
+    } = reporting;
     let mut plan = empty();
     if let Some(f) = filters.iter().find(|f| f.id == id) {
         plan.res_filter = 1;
@@ -76,6 +97,25 @@ pub fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter])
             };
             plan.cap[i] = cap;
             plan.aux[i] = aux;
+            if matches!(
+                param.ty,
+                ParamType::Fd | ParamType::DirFd | ParamType::FdPair
+            ) {
+                plan.fd_marks |= 1 << i;
+            }
+        }
+        if spec.flags.contains(SpecFlags::CREATES_FD) || spec.flags.contains(SpecFlags::USES_FD) {
+            // Conservative: a call on a descriptor may return one (fcntl's F_DUPFD); a bit
+            // set for nothing only lets a close through.
+            plan.fd_marks |= MARK_RESULT;
+        }
+        if spec.flags.contains(SpecFlags::CLOSES_FD) {
+            // Its descriptor is gone, not told of.
+            plan.fd_marks = 0;
+            plan.close_known = u8::from(*known_closes_only && id.name() == "close");
+        }
+        if !known_closes_only {
+            plan.fd_marks = 0;
         }
         plan.exit_caps = u8::from(spec.captures_at_exit());
         // The capture loop stops after the last argument it has something to read for:
@@ -107,14 +147,10 @@ pub fn plan_of(id: SyscallId, entry_only: &SyscallSet, filters: &[ResultFilter])
 }
 
 /// Every slot's plan, indexed as the kernel side indexes `plans`.
-pub fn build(
-    interest: &SyscallSet,
-    entry_only: &SyscallSet,
-    filters: &[ResultFilter],
-) -> Vec<lanner_plan> {
+pub fn build(interest: &SyscallSet, reporting: &Reporting) -> Vec<lanner_plan> {
     let mut plans = vec![empty(); SLOTS];
     for id in interest.iter() {
-        let plan = plan_of(id, entry_only, filters);
+        let plan = plan_of(id, reporting);
         for (abi, base) in [(Abi::X86_64, 0), (Abi::I386, I386_BASE)] {
             for nr in id.numbers_in(abi) {
                 if let Some(slot) = usize::try_from(nr).ok().filter(|&nr| nr < NR_SPACE) {
@@ -128,7 +164,7 @@ pub fn build(
     for op in 1..SOCKETCALL_OPS as u64 {
         if let Some((id, words)) = socketcall::target(op) {
             if interest.contains(id) {
-                let mut plan = plan_of(id, entry_only, filters);
+                let mut plan = plan_of(id, reporting);
                 plan.words = words as u8;
                 plans[SOCKETCALL_BASE + op as usize] = plan;
                 plans[I386_BASE + socketcall::I386_NR as usize].traced = TRACED;
@@ -149,6 +185,8 @@ pub fn bytes(plan: &lanner_plan) -> [u8; 40] {
     out[10..16].copy_from_slice(&plan.aux);
     out[16] = plan.span;
     out[17] = plan.res_filter;
+    out[18] = plan.fd_marks;
+    out[19] = plan.close_known;
     out[24..32].copy_from_slice(&plan.res_lo.to_ne_bytes());
     out[32..40].copy_from_slice(&plan.res_hi.to_ne_bytes());
     out
@@ -164,7 +202,7 @@ mod tests {
 
     #[test]
     fn openat_reads_its_path_at_exit_in_both_abis() {
-        let plans = build(&set("openat"), &SyscallSet::new(), &[]);
+        let plans = build(&set("openat"), &Reporting::default());
         let openat = &plans[257];
         assert_eq!(
             openat.traced,
@@ -187,7 +225,13 @@ mod tests {
             lo: 0,
             hi: 2,
         }];
-        let plans = build(&set("dup,dup2"), &SyscallSet::new(), &filters);
+        let plans = build(
+            &set("dup,dup2"),
+            &Reporting {
+                result_filters: filters.to_vec(),
+                ..Reporting::default()
+            },
+        );
         assert_eq!(
             (plans[32].res_filter, plans[32].res_lo, plans[32].res_hi),
             (1, 0, 2)
@@ -204,18 +248,50 @@ mod tests {
 
     #[test]
     fn close_is_entry_only_when_asked_and_exit_group_always() {
-        let plans = build(&set("close,exit_group"), &set("close"), &[]);
+        let plans = build(
+            &set("close,exit_group"),
+            &Reporting {
+                entry_only: set("close"),
+                ..Reporting::default()
+            },
+        );
         assert_eq!(plans[3].entry_only, 1);
         assert_eq!(plans[231].entry_only, 1);
-        let plans = build(&set("close"), &SyscallSet::new(), &[]);
+        let plans = build(&set("close"), &Reporting::default());
         assert_eq!(plans[3].entry_only, 0);
         assert_eq!(plans[3].traced, TRACED | ONE_RECORD, "one record, at exit");
         assert_eq!(plans[3].span, 0, "nothing to capture: no loop");
     }
 
     #[test]
+    fn descriptors_are_marked_and_closes_judged_only_when_asked() {
+        let known = Reporting {
+            known_closes_only: true,
+            ..Reporting::default()
+        };
+        let plans = build(&set("openat,close,pipe2,dup2,execve"), &known);
+        assert_eq!(
+            plans[257].fd_marks,
+            0b1 | MARK_RESULT,
+            "dirfd and the result"
+        );
+        assert_eq!(plans[33].fd_marks, 0b11 | MARK_RESULT, "both of dup2's");
+        assert_eq!(
+            plans[293].fd_marks,
+            0b1 | MARK_RESULT,
+            "the pair pipe2 wrote"
+        );
+        assert_eq!(plans[59].fd_marks, 0, "execve tells of none");
+        assert_eq!((plans[3].close_known, plans[3].fd_marks), (1, 0));
+        let bytes = bytes(&plans[3]);
+        assert_eq!((bytes[18], bytes[19]), (0, 1));
+        let plans = build(&set("openat,close"), &Reporting::default());
+        assert_eq!((plans[257].fd_marks, plans[3].close_known), (0, 0));
+    }
+
+    #[test]
     fn accept_reads_the_peer_at_exit_and_socketcall_multiplexes_it() {
-        let plans = build(&set("accept,connect"), &SyscallSet::new(), &[]);
+        let plans = build(&set("accept,connect"), &Reporting::default());
         assert_eq!(plans[43].cap[1], CAP_SOCKADDR_OUT);
         assert_eq!(plans[43].aux[1], 2);
         assert_eq!(plans[43].exit_caps, 1);
@@ -233,7 +309,7 @@ mod tests {
 
     #[test]
     fn execve_reads_argv_and_pipe_its_fds() {
-        let plans = build(&set("execve,pipe2"), &SyscallSet::new(), &[]);
+        let plans = build(&set("execve,pipe2"), &Reporting::default());
         assert_eq!(plans[59].cap[0], CAP_STR);
         assert_eq!(plans[59].cap[1], CAP_ARGV);
         assert_eq!(plans[59].traced, TRACED, "two records: read at entry");

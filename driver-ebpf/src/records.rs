@@ -318,10 +318,8 @@ mod tests {
         assert_eq!(seen_by_bpf, seen_by_rust);
         assert_eq!(
             size_of::<lanner_plan>(),
-            crate::plan::bytes(
-                &crate::plan::build(&Default::default(), &Default::default(), &[])[0]
-            )
-            .len(),
+            crate::plan::bytes(&crate::plan::build(&Default::default(), &Default::default())[0])
+                .len(),
             "plan::bytes writes the whole plan value"
         );
     }

@@ -57,8 +57,7 @@ pub struct Setup {
     pub mode: AttachMode,
     pub target: Target,
     pub interest: SyscallSet,
-    pub entry_only: SyscallSet,
-    pub result_filters: Vec<lanner_common::ResultFilter>,
+    pub reporting: plan::Reporting,
     pub options: Options,
 }
 
@@ -133,7 +132,7 @@ fn load<'obj>(
 }
 
 fn fill_plans(skel: &LannerSkel<'_>, setup: &Setup) -> Result<(), DriverError> {
-    let plans = plan::build(&setup.interest, &setup.entry_only, &setup.result_filters);
+    let plans = plan::build(&setup.interest, &setup.reporting);
     for (slot, p) in plans.iter().enumerate() {
         if p.traced == 0 {
             continue;
@@ -182,7 +181,7 @@ fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverE
                     continue;
                 };
                 let category = TracepointCategory::Syscalls;
-                let plan = plan::plan_of(id, &setup.entry_only, &setup.result_filters);
+                let plan = plan::plan_of(id, &setup.reporting);
                 // A call reported at its exit needs nothing at its entry: no program there,
                 // not even one that returns at once.
                 if !plan::reported_at_exit(&plan) {
@@ -503,7 +502,7 @@ pub fn run(
     // The ring buffer callback parses each record and hands it to the assembler at once (no
     // queue of parsed records in between: a record is a few hundred bytes, and each move of it
     // showed in profiles); the events it completes wait in `fresh` for the loop below.
-    let assembler = RefCell::new(Assembler::new(root, setup.result_filters.clone()));
+    let assembler = RefCell::new(Assembler::new(root, setup.reporting.result_filters.clone()));
     let fresh: RefCell<Vec<Event>> = RefCell::new(Vec::with_capacity(BATCH));
     // Records that did not parse, in all.
     let malformed = std::cell::Cell::new(0u64);

@@ -66,13 +66,19 @@ struct {
 	__type(value, struct lanner_plan);
 } plans SEC(".maps");
 
-/* The traced processes (tgids), when not system-wide. */
+/* The traced processes (tgids), when not system-wide, with the descriptors records told the
+ * agent of (see mark_fds). Allocated as processes start: preallocating 64 K entries of them
+ * would hold ~12 MiB of kernel memory for nothing. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, struct lanner_known);
 } scope SEC(".maps");
+
+/* A process that starts the scope: the agent knows none of its descriptors yet. */
+static const struct lanner_known no_fds = {};
 
 /* The agent thread starting the workload: its child joins the scope at fork. */
 struct {
@@ -394,10 +400,57 @@ static __always_inline int reported_at_exit(struct lanner_plan *plan)
 	return (plan->traced & LANNER_ONE_RECORD) && !plan->entry_only;
 }
 
+/* Descriptor `fd`'s word and bit in a process's known set; 0 when it is not followed. */
+static __always_inline __u64 *known_word(struct lanner_known *known, __s64 fd, __u64 *bit)
+{
+	if (fd < 0 || fd >= LANNER_KNOWN_FDS)
+		return 0;
+	*bit = 1ULL << (fd & 63);
+	return &known->bits[(fd >> 6) & (LANNER_KNOWN_FDS / 64 - 1)];
+}
+
+static __always_inline void mark_fd(struct lanner_known *known, __s64 fd)
+{
+	__u64 bit;
+	__u64 *word = known_word(known, fd, &bit);
+	if (word)
+		__sync_fetch_and_or(word, bit);
+}
+
+/* After a record of the call was written: the descriptors it told the agent of, which the
+ * agent may now hold state for (it learns descriptors from records only: their results and
+ * arguments, and /proc for an argument it had not seen). Another thread of the process may
+ * mark or clear bits at the same time, hence the atomics. */
+static __always_inline void mark_fds(struct lanner_known *known, struct lanner_plan *plan,
+				     __u64 *args, __s64 ret, int at_exit)
+{
+	__u8 marks = plan->fd_marks;
+	if (!known || !marks)
+		return;
+	if (at_exit && (marks & LANNER_MARK_RESULT) && ret >= 0)
+		mark_fd(known, ret);
+	for (int i = 0; i < 6; i++) {
+		if (!(marks & (1U << i)))
+			continue;
+		if (plan->cap[i] == LANNER_CAP_FDPAIR) {
+			__s32 pair[2];
+			if (at_exit && ret == 0 &&
+			    bpf_probe_read_user(pair, sizeof(pair), (void *)args[i]) == 0) {
+				mark_fd(known, pair[0]);
+				mark_fd(known, pair[1]);
+			}
+		} else {
+			mark_fd(known, (__s32)args[i]);
+		}
+	}
+}
+
 /* The plan for this syscall, with its ABI and (for i386 socketcall) the real arguments;
- * NULL when it is not traced or not for this process. */
+ * NULL when it is not traced or not for this process. *known_out is the process's known
+ * descriptors (NULL system-wide). */
 static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr, int at_entry,
-						    __u32 *abi_out, __u32 *op_out, __u64 *args)
+						    __u32 *abi_out, __u32 *op_out, __u64 *args,
+						    struct lanner_known **known_out)
 {
 	/* A direct load through the BTF pointer: this runs for every syscall in raw mode. */
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -422,9 +475,29 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	 * reads. */
 	if (at_entry && reported_at_exit(plan))
 		return 0;
-	if (!wanted(bpf_get_current_pid_tgid() >> 32))
+	/* Reported at entry: nothing to do at exit. */
+	if (!at_entry && plan->entry_only)
 		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct lanner_known *known = 0;
+	if (system_wide) {
+		if (tgid == agent_tgid)
+			return 0;
+	} else {
+		known = bpf_map_lookup_elem(&scope, &tgid);
+		if (!known)
+			return 0;
+	}
+	*known_out = known;
 	read_args(regs, abi, args);
+	/* A close of a descriptor no record told the agent of changes nothing it holds: left
+	 * out (`dup` results the rules cannot match, pipes, eventfds... are never reported). */
+	if (plan->close_known && known) {
+		__u64 bit;
+		__u64 *word = known_word(known, (__s32)args[0], &bit);
+		if (word && !(__sync_fetch_and_and(word, ~bit) & bit))
+			return 0;
+	}
 	*abi_out = abi;
 	*op_out = 0;
 	if (abi == LANNER_ABI_I386 && nr == 102) {
@@ -545,7 +618,8 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 {
 	struct cap_walk w = {.slot = SLOT_ENTER};
 	__u32 abi, op;
-	struct lanner_plan *plan = plan_for(regs, id, 1, &abi, &op, w.args);
+	struct lanner_known *known = 0;
+	struct lanner_plan *plan = plan_for(regs, id, 1, &abi, &op, w.args, &known);
 	if (!plan)
 		return 0;
 	struct scratch *s = scratch_area(SLOT_ENTER);
@@ -573,6 +647,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	__u32 off = s->cursor;
 	r->hdr.size = off;
 	submit(s->rec, off);
+	mark_fds(known, &w.plan, w.args, 0, 0);
 	__u32 failed = s->failed;
 	if (failed && !w.plan.entry_only) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -597,8 +672,9 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	struct cap_walk w = {.slot = SLOT_EXIT};
 	__u32 abi, op;
 	__u64 nr = regs->orig_ax;
-	struct lanner_plan *plan = plan_for(regs, nr, 0, &abi, &op, w.args);
-	if (!plan || plan->entry_only)
+	struct lanner_known *known = 0;
+	struct lanner_plan *plan = plan_for(regs, nr, 0, &abi, &op, w.args, &known);
+	if (!plan)
 		return 0;
 	if (abi == LANNER_ABI_I386)
 		ret = (__s32)ret;
@@ -639,6 +715,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	__u32 off = s->cursor;
 	r->hdr.size = off;
 	submit(s->rec, off);
+	mark_fds(known, &w.plan, w.args, ret, 1);
 	return 0;
 }
 
@@ -697,18 +774,21 @@ int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptid = BPF_CORE_READ(parent, pid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u32 ctid = BPF_CORE_READ(child, pid);
-	__u8 one = 1;
+	struct lanner_known *parent_known = 0;
 	if (system_wide) {
 		if (ptgid == agent_tgid)
 			return 0;
-	} else if (!bpf_map_lookup_elem(&scope, &ptgid)) {
+	} else if (!(parent_known = bpf_map_lookup_elem(&scope, &ptgid))) {
 		__u32 zero = 0;
 		__u32 *sp = bpf_map_lookup_elem(&spawner, &zero);
 		if (sp && *sp && *sp == ptid && ctgid != ptgid &&
-		    bpf_map_update_elem(&scope, &ctgid, &one, BPF_ANY))
+		    bpf_map_update_elem(&scope, &ctgid, &no_fds, BPF_ANY))
 			count(LANNER_CNT_SCOPE_FULL);
 		return 0;
-	} else if (ctgid != ptgid && bpf_map_update_elem(&scope, &ctgid, &one, BPF_ANY)) {
+	} else if (ctgid != ptgid &&
+		   bpf_map_update_elem(&scope, &ctgid, parent_known, BPF_ANY)) {
+		/* The child starts with a copy of its parent's descriptors, as the agent's state
+		 * does. */
 		count(LANNER_CNT_SCOPE_FULL);
 	}
 

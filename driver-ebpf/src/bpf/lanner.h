@@ -56,9 +56,22 @@ struct lanner_plan {
 	__u8 aux[6];
 	__u8 span;       /* arguments the capture loop visits: 1 + the last with a capture */
 	__u8 res_filter; /* report only results in res_lo..=res_hi (one-record syscalls here) */
-	__u8 pad[6];
+	__u8 fd_marks;   /* LANNER_MARK_*: the descriptors a record of this call tells of */
+	__u8 close_known; /* close(2): reported only for a descriptor a record told of */
+	__u8 pad[4];
 	__s64 res_lo;
 	__s64 res_hi;
+};
+
+/* lanner_plan.fd_marks: bits 0-5, the arguments that are descriptors (an FDPAIR argument
+ * points to two, written by the call); and: */
+#define LANNER_MARK_RESULT 0x40 /* the result may be a descriptor */
+
+/* Descriptors below this are followed per traced process, for leaving out closes of
+ * descriptors the agent never heard of: the value of the `scope` map. */
+#define LANNER_KNOWN_FDS 1024
+struct lanner_known {
+	__u64 bits[LANNER_KNOWN_FDS / 64];
 };
 
 enum lanner_kind {
