@@ -12,12 +12,6 @@ mod signals;
 
 use std::process::ExitCode;
 
-/// The reader thread allocates each event's buffers and the engine thread frees them: glibc's
-/// malloc serialises such cross-thread frees on an arena lock (about a tenth of the agent's CPU
-/// under an open storm); mimalloc frees them into the owning thread's page without a lock.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::Parser;
 
 use cli::{Cli, Commands, RulesCommand};

@@ -370,6 +370,7 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
                         alerts_out.write(&alert, engine.clock())?;
                         outputs.send(&alert, engine.clock(), &hostname);
                     }
+                    driver.recycle(event);
                 }
                 Next::Timeout => {}
                 Next::End(status) => break status,

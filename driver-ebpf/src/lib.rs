@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use lanner_common::driver::{DriverStats, Next, Started, Target};
 use lanner_common::{Driver, DriverError, Event, SyscallSet};
 
@@ -94,6 +94,10 @@ pub struct EbpfDriver {
     shared: Arc<Shared>,
     messages: Option<Receiver<Message>>,
     queue: VecDeque<Event>,
+    /// Events the consumer is done with, sent back to the reader thread (which built them) in
+    /// batches to be freed there.
+    spent: Vec<Event>,
+    spent_tx: Option<Sender<Vec<Event>>>,
     thread: Option<JoinHandle<()>>,
     ended: Option<Next>,
 }
@@ -113,6 +117,8 @@ impl EbpfDriver {
             shared: Arc::new(Shared::default()),
             messages: None,
             queue: VecDeque::new(),
+            spent: Vec::new(),
+            spent_tx: None,
             thread: None,
             ended: None,
         }
@@ -170,6 +176,9 @@ impl Driver for EbpfDriver {
             });
         }
         let (tx, rx) = crossbeam_channel::bounded(64);
+        // Never full in practice (the reader empties it every round); when it is, the
+        // consumer frees the batch itself.
+        let (spent_tx, spent_rx) = crossbeam_channel::bounded(64);
         let (started_tx, started_rx) = crossbeam_channel::bounded(1);
         let mode = self.options.mode.unwrap_or_else(AttachMode::auto);
         if mode == AttachMode::PerSyscall && probe::has_ia32_emulation() {
@@ -189,10 +198,11 @@ impl Driver for EbpfDriver {
         let shared = Arc::clone(&self.shared);
         let thread = std::thread::Builder::new()
             .name("lanner-ebpf".into())
-            .spawn(move || session::run(setup, shared, tx, started_tx))
+            .spawn(move || session::run(setup, shared, tx, spent_rx, started_tx))
             .map_err(|e| DriverError::Internal(format!("starting the eBPF reader thread: {e}")))?;
         self.thread = Some(thread);
         self.messages = Some(rx);
+        self.spent_tx = Some(spent_tx);
         match started_rx.recv() {
             Ok(Ok(root_pid)) => Ok(Started { root_pid }),
             Ok(Err(err)) => {
@@ -243,6 +253,20 @@ impl Driver for EbpfDriver {
                 Err(DriverError::Internal(
                     "the eBPF reader thread ended early".into(),
                 ))
+            }
+        }
+    }
+
+    fn recycle(&mut self, event: Event) {
+        /// Events sent back at once.
+        const SPENT_BATCH: usize = 1024;
+        self.spent.push(event);
+        if self.spent.len() >= SPENT_BATCH {
+            let batch = std::mem::replace(&mut self.spent, Vec::with_capacity(SPENT_BATCH));
+            if let Some(tx) = &self.spent_tx {
+                match tx.try_send(batch) {
+                    Ok(()) | Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use lanner_common::driver::{Command, Target};
 use lanner_common::event::{DropEvent, Event, EventKind, ExitStatus};
 use lanner_common::syscalls::Abi;
@@ -456,6 +456,7 @@ pub fn run(
     setup: Setup,
     shared: Arc<Shared>,
     tx: Sender<Message>,
+    spent: Receiver<Vec<Event>>,
     started: Sender<Result<Option<u32>, DriverError>>,
 ) {
     let mut object = MaybeUninit::uninit();
@@ -549,6 +550,10 @@ pub fn run(
         }
         let arrived = taken > 0;
         take_fresh(&fresh, &mut out);
+        // Events the consumer is done with are freed here, where they were allocated.
+        while let Ok(batch) = spent.try_recv() {
+            drop(batch);
+        }
         // Losses the kernel side counted, as drop events in the stream. Runs the kernel
         // skipped because the same program was already running on that CPU (a syscall program
         // preempted mid-run) are read now and then, and once more at the end.
