@@ -211,12 +211,32 @@ fn reap_leftovers() {
     }
 }
 
+/// What to say when BPF run statistics are on while eBPF programs are measured: the kernel then
+/// reads the clock twice around every program run (tens of ns each in a VM), which makes the
+/// eBPF columns and the bpftrace peer look slower than they are.
+fn bpf_stats_warning(opts: &Options) -> Option<String> {
+    let measures_bpf = opts
+        .drivers
+        .iter()
+        .any(|d| d.starts_with("ebpf") || d == BPFTRACE);
+    let enabled = std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled")
+        .is_ok_and(|v| v.trim() != "0");
+    (measures_bpf && enabled).then(|| {
+        "kernel.bpf_stats_enabled is on: every BPF program run also reads the clock twice, so \
+         the eBPF and bpftrace figures are too low (`sysctl kernel.bpf_stats_enabled=0` first)"
+            .to_owned()
+    })
+}
+
 /// Runs everything; progress goes to stderr.
 pub fn run(opts: &Options) -> Result<Vec<Sample>> {
     for test in &opts.tests {
         if !workloads::known(test) {
             bail!("unknown test {test}; known: {}", workloads::names());
         }
+    }
+    if let Some(warning) = bpf_stats_warning(opts) {
+        tracing::warn!("{warning}");
     }
     // Orphans of a run come back to us: the eBPF driver's per-syscall mode hands its hundred
     // links to a grandchild that detaches them over some seconds after the agent exits, and a
@@ -321,7 +341,7 @@ pub fn table(opts: &Options, samples: &[Sample]) -> String {
     }
     out.push('\n');
     let mut logs = vec![0.0; drivers.len()];
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = bpf_stats_warning(opts).into_iter().collect();
     for test in &opts.tests {
         let scores = |driver: &str| -> Vec<&Sample> {
             samples
