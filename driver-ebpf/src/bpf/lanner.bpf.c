@@ -359,17 +359,26 @@ static __always_inline __u32 cap_argv(struct scratch *s, __u32 off, __u8 arg, __
 	return (__u32)s->cursor - off;
 }
 
-/* args[i] for an index the verifier cannot bound (one from the plan map). */
+/* a[i] of a six-element array, for an index the verifier cannot bound (one from the plan map
+ * or a bpf_loop counter): a switch over constant offsets, which it accepts, instead of a
+ * variable offset into the stack, which it does not. */
+#define ONE_OF_SIX(a, i)                                                                   \
+	({                                                                                 \
+		__typeof__((a)[0]) one_;                                                   \
+		switch (i) {                                                               \
+		case 0: one_ = (a)[0]; break;                                              \
+		case 1: one_ = (a)[1]; break;                                              \
+		case 2: one_ = (a)[2]; break;                                              \
+		case 3: one_ = (a)[3]; break;                                              \
+		case 4: one_ = (a)[4]; break;                                              \
+		default: one_ = (a)[5]; break;                                             \
+		}                                                                          \
+		one_;                                                                      \
+	})
+
 static __always_inline __u64 arg_at(__u64 *args, __u8 i)
 {
-	switch (i) {
-	case 0: return args[0];
-	case 1: return args[1];
-	case 2: return args[2];
-	case 3: return args[3];
-	case 4: return args[4];
-	default: return args[5];
-	}
+	return ONE_OF_SIX(args, i);
 }
 
 /* The syscall's six arguments, as its ABI passes them. `regs` is a BTF pointer (a tp_btf
@@ -552,17 +561,10 @@ struct cap_walk {
 	__s64 ret;
 };
 
-/* bytes[i] of a plan's six per-argument bytes, for an index the verifier cannot bound. */
+/* A plan's per-argument byte (cap, aux) for argument i. */
 static __always_inline __u8 byte_at(__u8 *bytes, __u64 i)
 {
-	switch (i) {
-	case 0: return bytes[0];
-	case 1: return bytes[1];
-	case 2: return bytes[2];
-	case 3: return bytes[3];
-	case 4: return bytes[4];
-	default: return bytes[5];
-	}
+	return ONE_OF_SIX(bytes, i);
 }
 
 /* One argument per bpf_loop iteration (verified once, whatever the plan says). */
