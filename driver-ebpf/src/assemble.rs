@@ -1,5 +1,6 @@
-//! Turning ring buffer records into the common event stream: a syscall's entry and exit halves
-//! are joined per thread (the entry holds what the caller passed, the exit the result), the
+//! Turning ring buffer records into the common event stream: most calls come whole, in one
+//! record at their exit; an exec's entry and exit halves are joined per thread (the entry holds
+//! the path and argv the caller passed, the exit the result); the
 //! process tree is followed from fork, exec and exit records, and everything that cannot be
 //! completed is reported as a drop, with the same reasons the ptrace driver gives.
 

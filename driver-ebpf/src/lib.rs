@@ -3,17 +3,18 @@
 //!
 //! - `sys_enter`/`sys_exit` (`tp_btf`): the first act is a lookup of the syscall's number in
 //!   the capture plan (the interest set, per ABI, so `int 0x80` calls are judged by the i386
-//!   table); untraced syscalls return there. Traced ones of a process in scope write an entry
-//!   record (arguments, paths and strings read where the caller gave them) and an exit record
-//!   (the result, and what the kernel wrote: accepted peers, pipe fds).
+//!   table); untraced syscalls return there. Traced ones of a process in scope write one record
+//!   at their exit: arguments, the paths, strings and addresses they read, the result and what
+//!   the kernel wrote (accepted peers, pipe fds). Execs write an entry record too: their path
+//!   and argv are read at entry, before a successful exec replaces the memory they were in.
 //! - `sched_process_fork/exec/exit`: the tree. A process forked by a traced one joins the
 //!   scope map in the kernel, so `-- CMD` sees only that tree and never the agent.
 //! - Records are written without waking the reader, which polls every few milliseconds (or is
 //!   woken when the buffer fills up); what does not fit is counted per CPU and reported as drop
 //!   events, never lost silently.
 //!
-//! The user side joins entry and exit halves into the same events the ptrace driver produces
-//! (`RawSyscall::decode` is shared by both).
+//! The user side turns records (joining an exec's entry and exit) into the same events the
+//! ptrace driver produces (`RawSyscall::decode` is shared by both).
 
 mod assemble;
 mod plan;

@@ -74,7 +74,7 @@ pub enum Record {
     Enter(SysHalf),
     /// A syscall returned.
     Exit(SysHalf),
-    /// A syscall with nothing to read at entry, reported once, at its exit.
+    /// A syscall reported once, at its exit, its input arguments read there (all but execs).
     Whole(SysHalf),
     /// A task was created; the header names the parent.
     Fork {
