@@ -138,6 +138,23 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A benchmark workload is what is measured, not a supervisor: no signal-forwarding thread
+    // and no logging set-up (each generation of the execl test would pay for them, bare and
+    // traced alike, which made exec look cheaper to trace than it is).
+    if let Commands::BenchWorkload {
+        name,
+        seconds,
+        extra,
+    } = &cli.command
+    {
+        return exit_code(
+            lanner::bench::workloads::run(name, *seconds, extra).map(|n| {
+                println!("{n}");
+                0
+            }),
+        );
+    }
     // Before any thread exists, so that every thread inherits the blocked mask.
     let forwarder = match signals::install() {
         Ok(forwarder) => forwarder,
@@ -146,7 +163,6 @@ fn main() -> ExitCode {
             return ExitCode::from(AGENT_FAILURE);
         }
     };
-    let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
         Commands::Run(args) => run::run(args, &forwarder),
@@ -164,14 +180,7 @@ fn main() -> ExitCode {
         Commands::Fargate(cli::FargateCommand::Patch(args)) => {
             fargate_cmd::patch(&args).map(|()| 0)
         }
-        Commands::BenchWorkload {
-            name,
-            seconds,
-            extra,
-        } => lanner::bench::workloads::run(&name, seconds, &extra).map(|n| {
-            println!("{n}");
-            0
-        }),
+        Commands::BenchWorkload { .. } => Ok(0), // handled above
         Commands::Rules(RulesCommand::Syscalls { files }) => {
             rules_cmd::syscalls(&files).map(|report| {
                 print!("{report}");
@@ -179,6 +188,11 @@ fn main() -> ExitCode {
             })
         }
     };
+    exit_code(result)
+}
+
+/// The process's exit code for a command's outcome (its error reported on stderr).
+fn exit_code(result: anyhow::Result<i32>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(err) => {
