@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use lanner_common::driver::{DriverStats, Next, Started, Target};
 use lanner_common::{Driver, DriverError, Event, SyscallSet};
 
@@ -265,9 +265,8 @@ impl Driver for EbpfDriver {
         if self.spent.len() >= SPENT_BATCH {
             let batch = std::mem::replace(&mut self.spent, Vec::with_capacity(SPENT_BATCH));
             if let Some(tx) = &self.spent_tx {
-                match tx.try_send(batch) {
-                    Ok(()) | Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
-                }
+                // A full or closed channel hands the batch back in the error, dropped here.
+                let _ = tx.try_send(batch);
             }
         }
     }
