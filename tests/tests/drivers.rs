@@ -324,6 +324,7 @@ fn closes_of_descriptors_no_call_told_of_are_left_out_when_asked() {
     use_known_closes_only(true);
     let known = trace(command([FX_CLOSES]), &interest);
     use_known_closes_only(false);
+    // Leaving a close out is not a loss: check_invariants asserts that nothing was dropped.
     known.check_invariants();
     assert_eq!(known.status, Some(ExitStatus::Code(0)));
     // 20 and 21 came from fcntl, which no reported call told of; 30 once (the second close
@@ -333,14 +334,6 @@ fn closes_of_descriptors_no_call_told_of_are_left_out_when_asked() {
         closes(&known),
         [(true, 30), (false, 32), (true, 32)],
         "{:#?}",
-        known.events
-    );
-    assert!(
-        !known
-            .events
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::Drop(_))),
-        "leaving a close out is not a loss: {:#?}",
         known.events
     );
 }
