@@ -501,8 +501,8 @@ pub fn run(
     }
 
     // The ring buffer callback parses each record and hands it to the assembler at once (no
-    // queue of parsed records in between: a record is a few hundred bytes, and each move of it
-    // showed in profiles); the events it completes wait in `fresh` for the loop below.
+    // queue of parsed records in between: each move of a record showed in profiles); the
+    // events it completes wait in `fresh` for the loop below.
     let assembler = RefCell::new(Assembler::new(root, setup.reporting.result_filters.clone()));
     let fresh: RefCell<Vec<Event>> = RefCell::new(Vec::with_capacity(BATCH));
     // Records that did not parse, in all.
