@@ -39,7 +39,7 @@ pub enum Commands {
         /// How long to run.
         #[arg(long, default_value = "1")]
         seconds: f64,
-        /// Workload-specific state (execl's deadline and count).
+        /// Workload-specific state (execl's start and count).
         extra: Vec<String>,
     },
 }

@@ -149,8 +149,8 @@ fn main() -> ExitCode {
     } = &cli.command
     {
         return exit_code(
-            lanner::bench::workloads::run(name, *seconds, extra).map(|n| {
-                println!("{n}");
+            lanner::bench::workloads::run(name, *seconds, extra).map(|done| {
+                println!("{} {:.6}", done.units, done.seconds);
                 0
             }),
         );

@@ -233,6 +233,7 @@ fn close_outputs(outputs: Outputs) -> u64 {
 
 /// Runs `lanner run`; returns the exit code (the workload's status, as a shell reports it).
 pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
+    let launched = std::time::Instant::now();
     let target = target(&args)?;
     let workload = workload_container(&args);
     let ruleset = load_rules(&args.rules, args.strict)?;
@@ -322,6 +323,13 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         "starting"
     );
     let started = driver.start(target, &interest).map_err(spawn_failure)?;
+    // What getting ready cost (rules, programs loaded and verified, workload spawned): a
+    // one-off that `lanner bench` reports apart from what the workload pays while it runs.
+    tracing::info!(
+        setup_ms = launched.elapsed().as_millis() as u64,
+        agent_cpu_ms = own_cpu_ms(),
+        "started"
+    );
     // The engine drains the driver: ahead of the workload (already spawned, so it keeps its
     // own priority), or a busy workload starves it and the driver's buffers overflow.
     if let Err(err) = lanner_common::priority::raise_current_thread() {

@@ -39,6 +39,7 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("index"), "{stdout}");
+    assert!(stdout.contains("start+stop"), "{stdout}");
     assert!(
         stdout.contains("ptrace: lanner run --driver ptrace: seccomp filter"),
         "the legend says what each column ran: {stdout}"
@@ -69,7 +70,18 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
                 .unwrap_or_else(|| panic!("no {test} sample for {driver}"));
             assert!(sample["score"].as_f64().expect("score") > 0.0);
             assert!(sample["iterations"].as_u64().expect("iterations") > 0);
+            // The score is per second of the workload's own time, which the run's wall time
+            // (the agent's start-up and shut-down included) contains.
+            let ran = sample["workload_s"].as_f64().expect("workload_s");
+            let wall = sample["wall_s"].as_f64().expect("wall_s");
+            assert!(ran >= 0.2 && ran <= wall, "{sample}");
         }
+    }
+    for traced in samples.iter().filter(|s| s["driver"] == "ptrace") {
+        assert!(
+            traced["agent_setup_cpu_s"].as_f64().is_some(),
+            "the agent's set-up CPU is read off its `started` line: {traced}"
+        );
     }
     let ptrace_dropped = samples
         .iter()

@@ -3,7 +3,10 @@
 //! Each test runs bare (`none`) and under `lanner run --driver X` for every driver asked for,
 //! alternating (none, X, Y, none, X, Y, ...) so that drift on a shared machine falls on all alike.
 //! The agent under test is this same binary, started the way a user starts it, with the real
-//! rules; its CPU time is part of what the workload pays.
+//! rules; its CPU time is part of what the workload pays. A score is the workload's iterations
+//! over the seconds the workload itself ran: getting an agent (or a peer tool) ready and
+//! shutting it down is a one-off, reported apart (`start+stop`) rather than spread over the
+//! iterations as if each had paid for it.
 
 pub mod chart;
 pub mod workloads;
@@ -78,14 +81,19 @@ pub struct Sample {
     pub driver: String,
     pub round: usize,
     pub iterations: u64,
+    /// From launching the command to its exit, seconds.
     pub wall_s: f64,
+    /// The seconds the workload ran, by its own clock: what `score` divides by.
+    pub workload_s: f64,
     /// CPU time of everything started (workload + agent), seconds.
     pub cpu_s: f64,
     pub score: f64,
     /// Events the driver reported lost (`None` for bare runs).
     pub dropped: Option<u64>,
-    /// CPU time of the agent itself, seconds (`None` for bare runs).
+    /// CPU time of the agent itself while the workload ran, seconds (`None` for bare runs).
     pub agent_cpu_s: Option<f64>,
+    /// CPU time the agent spent getting ready (rules, programs loaded and verified), seconds.
+    pub agent_setup_cpu_s: Option<f64>,
 }
 
 fn children_cpu_s() -> f64 {
@@ -99,11 +107,11 @@ fn children_cpu_s() -> f64 {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// The value of `key=` on the agent's closing ` done` log line.
-fn done_value<T: std::str::FromStr>(stderr: &str, key: &str) -> Option<T> {
+/// The value of `key=` on the agent's log line with message `message` (` started`, ` done`).
+fn log_value<T: std::str::FromStr>(stderr: &str, message: &str, key: &str) -> Option<T> {
     stderr
         .lines()
-        .filter(|l| l.contains(" done"))
+        .filter(|l| l.contains(message))
         .find_map(|l| {
             l.split_whitespace()
                 .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
@@ -170,28 +178,39 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
     if !out.status.success() {
         bail!("{test} under {driver} failed ({}): {stderr}", out.status);
     }
-    // The last line that says something (bpftrace adds empty lines of its own at exit).
-    let iterations: u64 = stdout
+    // The last line that says something (bpftrace adds empty lines of its own at exit):
+    // "ITERATIONS SECONDS".
+    let (iterations, workload_s) = stdout
         .lines()
         .rev()
         .find(|line| !line.trim().is_empty())
-        .and_then(|l| l.trim().parse().ok())
+        .and_then(|l| {
+            let mut fields = l.split_whitespace();
+            let iterations: u64 = fields.next()?.parse().ok()?;
+            let seconds: f64 = fields.next()?.parse().ok()?;
+            (seconds > 0.0).then_some((iterations, seconds))
+        })
         .with_context(|| format!("{test} under {driver} printed no count: {stdout}"))?;
     let ours = driver != "none" && !is_peer(driver);
-    let dropped = ours.then(|| done_value(&stderr, "dropped").unwrap_or(0));
-    let agent_cpu_s = ours
-        .then(|| done_value::<f64>(&stderr, "agent_cpu_ms"))
-        .flatten()
-        .map(|ms| ms / 1000.0);
+    let dropped = ours.then(|| log_value(&stderr, " done", "dropped").unwrap_or(0));
+    let cpu_ms = |message| {
+        ours.then(|| log_value::<f64>(&stderr, message, "agent_cpu_ms"))
+            .flatten()
+            .map(|ms| ms / 1000.0)
+    };
+    let agent_setup_cpu_s = cpu_ms(" started");
+    let agent_cpu_s = cpu_ms(" done").map(|all| all - agent_setup_cpu_s.unwrap_or(0.0));
     Ok(Sample {
         agent_cpu_s,
+        agent_setup_cpu_s,
         test: test.to_owned(),
         driver: driver.to_owned(),
         round,
         iterations,
         wall_s,
+        workload_s,
         cpu_s,
-        score: iterations as f64 / wall_s,
+        score: iterations as f64 / workload_s,
         dropped,
     })
 }
@@ -300,6 +319,20 @@ pub fn median_ratios(opts: &Options, samples: &[Sample]) -> Vec<(String, Vec<f64
         .collect()
 }
 
+/// Median seconds a run of `driver` took beyond its workload's own time, formatted.
+fn overhead_s(samples: &[Sample], driver: &str) -> String {
+    let extra: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.driver == driver)
+        .map(|s| (s.wall_s - s.workload_s).max(0.0))
+        .collect();
+    if extra.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("{:.2} s", median(extra))
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
@@ -396,19 +429,31 @@ pub fn table(opts: &Options, samples: &[Sample]) -> String {
         );
     }
     out.push('\n');
-    // The agent's own CPU time as a share of wall time, over all its runs: what it costs besides
-    // slowing the workload down.
+    // The agent's own CPU time while workloads ran, as a share of their time, over all its
+    // runs: what it costs besides slowing the workload down.
     let _ = write!(out, "{:<12} {:>14}", "agent cpu", "");
     for d in &drivers {
         let runs: Vec<&Sample> = samples.iter().filter(|s| &s.driver == *d).collect();
         let cpu: f64 = runs.iter().filter_map(|s| s.agent_cpu_s).sum();
-        let wall: f64 = runs.iter().map(|s| s.wall_s).sum();
-        let share = if runs.iter().any(|s| s.agent_cpu_s.is_some()) && wall > 0.0 {
-            format!("{:.1}% of a core", 100.0 * cpu / wall)
+        let ran: f64 = runs.iter().map(|s| s.workload_s).sum();
+        let share = if runs.iter().any(|s| s.agent_cpu_s.is_some()) && ran > 0.0 {
+            format!("{:.1}% of a core", 100.0 * cpu / ran)
         } else {
             "-".to_owned()
         };
         let _ = write!(out, " {:>14} {:>18}", "", share);
+    }
+    out.push('\n');
+    // Getting ready and shutting down, outside the workload's time: median seconds of a run
+    // beyond what its workload ran (for bare runs, starting the process).
+    let _ = write!(
+        out,
+        "{:<12} {:>14}",
+        "start+stop",
+        overhead_s(samples, "none")
+    );
+    for d in &drivers {
+        let _ = write!(out, " {:>14} {:>18}", "", overhead_s(samples, d));
     }
     out.push('\n');
     for d in &drivers {

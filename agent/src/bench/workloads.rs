@@ -1,6 +1,9 @@
 //! The benchmark workloads, modelled on UnixBench's index tests and written for this project.
 //! Each runs for a fixed time inside `lanner bench-workload NAME --seconds S` and prints how many
-//! iterations it completed; the score is iterations per second.
+//! iterations it completed and the seconds it ran; the score is their quotient. The workload
+//! times itself so that an agent's start-up and shut-down (loading and verifying programs,
+//! draining buffers) are not charged to it as if they slowed every iteration: `lanner bench`
+//! reports them apart.
 
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -41,15 +44,25 @@ pub fn known(name: &str) -> bool {
     ALL.iter().chain(MICRO).any(|(n, _)| *n == name)
 }
 
-/// Runs workload `name` for `seconds`; returns the iteration count.
-pub fn run(name: &str, seconds: f64, extra: &[String]) -> Result<u64> {
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    match name {
+/// What a workload did: its iterations (KiB for `fstime`) and the seconds it took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    pub units: u64,
+    pub seconds: f64,
+}
+
+/// Runs workload `name` for `seconds`.
+pub fn run(name: &str, seconds: f64, extra: &[String]) -> Result<Measured> {
+    if name == "execl" {
+        return execl(seconds, extra);
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(seconds);
+    let units = match name {
         "syscall" => Ok(syscall(deadline)),
         "pipe" => pipe(deadline),
         "context1" => context_switch(deadline),
         "spawn" => spawn(deadline),
-        "execl" => execl(seconds, extra),
         "fstime-256" => file_copy(deadline, 256),
         "fstime-1024" => file_copy(deadline, 1024),
         "fstime-4096" => file_copy(deadline, 4096),
@@ -59,7 +72,11 @@ pub fn run(name: &str, seconds: f64, extra: &[String]) -> Result<u64> {
         "openat" => open_close(deadline),
         "forkexec" => fork_exec(deadline),
         other => bail!("unknown workload {other}; known: {}", names()),
-    }
+    }?;
+    Ok(Measured {
+        units,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// The names, comma separated.
@@ -225,16 +242,19 @@ fn spawn(deadline: Instant) -> Result<u64> {
     Ok(n)
 }
 
-/// `execl`: `lanner bench-workload execl --seconds S [DEADLINE_NS COUNT]`: each generation
-/// execs the next with count + 1 until the deadline; the last prints the count.
-fn execl(seconds: f64, extra: &[String]) -> Result<u64> {
+/// `execl`: `lanner bench-workload execl --seconds S [START_NS COUNT]`: each generation execs
+/// the next with count + 1 until `S` seconds after the first one started; the last reports.
+fn execl(seconds: f64, extra: &[String]) -> Result<Measured> {
     let now = realtime_ns();
-    let (deadline, count) = match extra {
-        [deadline, count] => (deadline.parse::<u64>()?, count.parse::<u64>()?),
-        _ => (now + (seconds * 1e9) as u64, 0),
+    let (start, count) = match extra {
+        [start, count] => (start.parse::<u64>()?, count.parse::<u64>()?),
+        _ => (now, 0),
     };
-    if now >= deadline {
-        return Ok(count);
+    if now >= start + (seconds * 1e9) as u64 {
+        return Ok(Measured {
+            units: count,
+            seconds: now.saturating_sub(start) as f64 / 1e9,
+        });
     }
     let exe = std::env::current_exe().context("own executable")?;
     let args = [
@@ -243,7 +263,7 @@ fn execl(seconds: f64, extra: &[String]) -> Result<u64> {
         "execl".into(),
         "--seconds".into(),
         seconds.to_string(),
-        deadline.to_string(),
+        start.to_string(),
         (count + 1).to_string(),
     ];
     let c_args: Vec<CString> = args
