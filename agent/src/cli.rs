@@ -74,6 +74,10 @@ pub struct BenchArgs {
     /// Draw the per-test ratios as a grouped bar chart (SVG) to this file.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Run everything (bare runs too) on these CPUs only, as `taskset -c` takes them: `0`
+    /// measures what a one-vCPU task would see.
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
 }
 
 /// `lanner fargate ...`

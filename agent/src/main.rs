@@ -101,7 +101,11 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    if let Some(list) = &args.cpus {
+        lanner::bench::cpus::restrict_to(&lanner::bench::cpus::parse(list)?)?;
+    }
     let opts = lanner::bench::Options {
+        cpus: args.cpus,
         peer_syscalls,
         peer_numbers,
         drivers,

@@ -9,6 +9,7 @@
 //! iterations as if each had paid for it.
 
 pub mod chart;
+pub mod cpus;
 pub mod workloads;
 
 use std::fmt::Write as _;
@@ -37,6 +38,8 @@ pub struct Options {
     pub peer_syscalls: String,
     /// The same syscalls as x86_64 numbers: what the `bpftrace` peer column filters on.
     pub peer_numbers: Vec<u64>,
+    /// The CPUs every run was confined to (`--cpus`), as given; `None`: all of them.
+    pub cpus: Option<String>,
 }
 
 /// The name of the strace peer column.
@@ -458,6 +461,12 @@ pub fn table(opts: &Options, samples: &[Sample]) -> String {
     out.push('\n');
     for d in &drivers {
         let _ = writeln!(out, "{d}: {}", what_runs(d));
+    }
+    if let Some(cpus) = &opts.cpus {
+        let _ = writeln!(
+            out,
+            "every run (bare included) on CPUs {cpus} only (--cpus)"
+        );
     }
     for w in warnings {
         let _ = writeln!(out, "warning: {w}");
