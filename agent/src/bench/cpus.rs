@@ -59,18 +59,18 @@ mod tests {
 
     #[test]
     fn lists_are_read_as_taskset_reads_them() {
-        assert_eq!(parse("0").unwrap(), vec![0]);
-        assert_eq!(parse("2-3,0").unwrap(), vec![0, 2, 3]);
-        assert_eq!(parse("1,1-2").unwrap(), vec![1, 2]);
+        assert_eq!(parse("0").expect("a list"), vec![0]);
+        assert_eq!(parse("2-3,0").expect("a list"), vec![0, 2, 3]);
+        assert_eq!(parse("1,1-2").expect("a list"), vec![1, 2]);
     }
 
     #[test]
     fn bad_lists_say_what_is_wrong() {
-        let err = parse("0,x").unwrap_err().to_string();
+        let err = parse("0,x").expect_err("refused").to_string();
         assert!(err.contains("\"x\" is not a CPU number"), "{err}");
-        let err = parse("3-1").unwrap_err().to_string();
+        let err = parse("3-1").expect_err("refused").to_string();
         assert!(err.contains("runs backwards"), "{err}");
-        let err = parse("0-99999").unwrap_err().to_string();
+        let err = parse("0-99999").expect_err("refused").to_string();
         assert!(err.contains("beyond"), "{err}");
     }
 
