@@ -97,6 +97,7 @@ fn program(shell: u32, pid: u32, exe: &str) -> Vec<Event> {
                 argv: vec![exe.as_bytes().to_vec(), b"--flag".to_vec()],
                 exe: Some(exe.as_bytes().to_vec()),
                 former_tid: None,
+                creds: None,
             }),
         },
         syscall(
@@ -157,6 +158,7 @@ fn stream() -> Vec<Event> {
             argv: vec![b"sh".to_vec()],
             exe: Some(b"/bin/sh".to_vec()),
             former_tid: None,
+            creds: None,
         }),
     }];
     for i in 0..200 {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use lanner::engine::{self, Alert, Engine, EngineConfig, FdKind, WorkloadContainer};
 use lanner_common::decode::sockaddr::SockAddr;
 use lanner_common::event::{
-    Arg, ArgValue, DropEvent, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind, SyscallEvent,
+    Arg, ArgValue, Creds, DropEvent, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind,
+    SyscallEvent,
 };
 use lanner_common::spec;
 use lanner_common::syscalls::{Abi, SyscallId};
@@ -77,6 +78,7 @@ fn exec_with_exe(pid: u32, path: &str, argv: &[&str], exe: &str) -> Vec<Event> {
                 argv: argv.clone(),
                 exe: Some(exe.as_bytes().to_vec()),
                 former_tid: None,
+                creds: None,
             }),
         },
         syscall(
@@ -312,6 +314,30 @@ fn cat_of_etc_shadow_raises_read_sensitive_file_untrusted() {
     // The text line: HH:MM:SS.nnnnnnnnn: Priority output
     let text = engine.alert_text(alert);
     assert_eq!(text.find(": Warning "), Some(18), "{text}");
+}
+
+/// A setuid program seen by a driver that read its ids at the exec (both do): judged as its new
+/// user, although `/proc` still says root (the fake one here; a real one may say nothing, the
+/// program having ended).
+#[test]
+fn the_ids_an_exec_reports_win_over_proc() {
+    let m = Machine::new("exec-creds");
+    m.process(PID, 1, "bash", &["bash"], 0, "0::/\n");
+    let mut engine = m.rules(&rule(
+        "evt.type=openat",
+        "uid=%user.uid user=%user.name gid=%group.gid",
+    ));
+    let mut events = exec(PID, "/usr/bin/passwd", &["passwd"]);
+    if let EventKind::Exec(exec) = &mut events[0].kind {
+        exec.creds = Some(Creds {
+            uids: [0, 1000, 1000, 1000],
+            gids: [0, 1000, 1000, 1000],
+            caps: [0, u64::MAX >> 23, 0],
+        });
+    }
+    events.push(openat(PID, "/etc/shadow", libc::O_RDONLY, 3));
+    let alerts = run(&mut engine, &events);
+    assert_eq!(outputs(&alerts), ["uid=1000 user=alice gid=1000"]);
 }
 
 #[test]

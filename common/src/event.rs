@@ -157,6 +157,55 @@ pub struct ExecEvent {
     pub exe: Option<Vec<u8>>,
     /// When a non-leader thread exec'd, the thread id it had before taking over the process.
     pub former_tid: Option<u32>,
+    /// The credentials the new program runs with (a setuid, setgid or file-capability program
+    /// changes them), when the driver read them at the exec itself; `None`: the consumer reads
+    /// them from `/proc` afterwards, when the process may have changed them again, or be gone.
+    pub creds: Option<Creds>,
+}
+
+/// A process's ids and capabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Creds {
+    /// Real, effective, saved and filesystem user ids.
+    pub uids: [u32; 4],
+    /// Real, effective, saved and filesystem group ids.
+    pub gids: [u32; 4],
+    /// Effective, permitted and inheritable capabilities.
+    pub caps: [u64; 3],
+}
+
+impl Creds {
+    /// The ids and capabilities in the text of `/proc/PID/status` (fields it lacks stay 0).
+    pub fn from_proc_status(status: &str) -> Creds {
+        let mut creds = Creds::default();
+        let hex = |v: &str| u64::from_str_radix(v.trim(), 16).unwrap_or(0);
+        for line in status.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let ids = match key {
+                "Uid" => &mut creds.uids,
+                "Gid" => &mut creds.gids,
+                "CapEff" => {
+                    creds.caps[0] = hex(value);
+                    continue;
+                }
+                "CapPrm" => {
+                    creds.caps[1] = hex(value);
+                    continue;
+                }
+                "CapInh" => {
+                    creds.caps[2] = hex(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            for (slot, n) in ids.iter_mut().zip(value.split_whitespace()) {
+                *slot = n.parse().unwrap_or(0);
+            }
+        }
+        creds
+    }
 }
 
 /// How a task ended.
@@ -352,6 +401,18 @@ fn decode_param(ty: ParamType, abi: Abi, raw: u64, mem: Captured) -> ArgValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creds_are_read_from_proc_status() {
+        let status = "Name:\tsu\nUid:\t1000\t0\t0\t0\nGid:\t100\t100\t100\t100\n\
+                      CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n\
+                      CapEff:\t000001ffffffffff\nNSpid:\t7\n";
+        let creds = Creds::from_proc_status(status);
+        assert_eq!(creds.uids, [1000, 0, 0, 0]);
+        assert_eq!(creds.gids, [100; 4]);
+        assert_eq!(creds.caps, [0x1ff_ffff_ffff, 0x1ff_ffff_ffff, 0]);
+        assert_eq!(Creds::from_proc_status("garbage"), Creds::default());
+    }
 
     fn raw(name: &str, abi: Abi, args: [u64; 6], mem: [Captured; 6], ret: i64) -> RawSyscall {
         RawSyscall {

@@ -167,6 +167,11 @@ impl Serialize for EventJson<'_> {
                 if let Some(tid) = exec.former_tid {
                     map.serialize_entry("former_tid", &tid)?;
                 }
+                if let Some(creds) = &exec.creds {
+                    map.serialize_entry("uids", &creds.uids)?;
+                    map.serialize_entry("gids", &creds.gids)?;
+                    map.serialize_entry("caps", &creds.caps)?;
+                }
             }
             EventKind::Exit(exit) => {
                 map.serialize_entry("type", "exit")?;

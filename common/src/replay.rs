@@ -20,7 +20,7 @@ use crate::decode::sockaddr::SockAddr;
 use crate::decode::{consts, errno, flags, mode, signal};
 use crate::driver::{Driver, DriverError, DriverStats, Next, Started, Target};
 use crate::event::{
-    Arg, ArgValue, DropEvent, Event, EventKind, ExecEvent, ExitEvent, ExitStatus, ForkEvent,
+    Arg, ArgValue, Creds, DropEvent, Event, EventKind, ExecEvent, ExitEvent, ExitStatus, ForkEvent,
     ForkKind, SyscallEvent, RAW_NAMES,
 };
 use crate::set::SyscallSet;
@@ -107,6 +107,7 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
             argv: list(&v["argv"])?,
             exe: v["exe"].as_str().map(|s| s.as_bytes().to_vec()),
             former_tid: v["former_tid"].as_u64().and_then(|t| u32::try_from(t).ok()),
+            creds: creds(&v)?,
         }),
         "exit" => EventKind::Exit(ExitEvent {
             status: match v["code"].as_i64() {
@@ -152,6 +153,34 @@ fn list(v: &Value) -> Result<Vec<Vec<u8>>, String> {
                 .ok_or_else(|| "a list item is not a string".to_owned())
         })
         .collect()
+}
+
+/// An exec's credentials, when the recording has them (`uids`, `gids`, `caps`: all or none).
+fn creds(v: &Value) -> Result<Option<Creds>, String> {
+    if v.get("uids").is_none() {
+        return Ok(None);
+    }
+    fn numbers<const N: usize, T: TryFrom<u64>>(v: &Value, key: &str) -> Result<[T; N], String> {
+        let items = v[key]
+            .as_array()
+            .filter(|a| a.len() == N)
+            .ok_or_else(|| format!("{key}: not a list of {N} numbers"))?;
+        let mut out = Vec::with_capacity(N);
+        for item in items {
+            let n = item
+                .as_u64()
+                .and_then(|n| T::try_from(n).ok())
+                .ok_or_else(|| format!("{key}: {item} is out of range"))?;
+            out.push(n);
+        }
+        out.try_into()
+            .map_err(|_| format!("{key}: not a list of {N} numbers"))
+    }
+    Ok(Some(Creds {
+        uids: numbers(v, "uids")?,
+        gids: numbers(v, "gids")?,
+        caps: numbers(v, "caps")?,
+    }))
 }
 
 fn syscall(v: &Value) -> Result<SyscallEvent, String> {
@@ -440,6 +469,18 @@ mod tests {
                 argv: vec![b"sh".to_vec()],
                 exe: Some(b"/usr/bin/dash".to_vec()),
                 former_tid: Some(12),
+                creds: Some(Creds {
+                    uids: [1000, 0, 0, 0],
+                    gids: [1000, 1000, 1000, 1000],
+                    caps: [u64::MAX >> 23, u64::MAX >> 23, 0],
+                }),
+            }),
+            EventKind::Exec(ExecEvent {
+                filename: b"/bin/true".to_vec(),
+                argv: vec![b"true".to_vec()],
+                exe: None,
+                former_tid: None,
+                creds: None,
             }),
             EventKind::Exit(ExitEvent {
                 status: ExitStatus::Signal {

@@ -271,6 +271,7 @@ impl Assembler {
                 former_tid,
                 exe,
                 args,
+                creds,
             } => {
                 if self.root_before_exec == Some(hdr.pid) {
                     self.root_before_exec = None;
@@ -315,6 +316,7 @@ impl Assembler {
                         argv,
                         exe,
                         former_tid: former,
+                        creds: Some(creds),
                     }),
                 });
             }

@@ -2,7 +2,7 @@
 //! into owned values. Every length is checked against the record: a malformed record is an
 //! error naming what was wrong, never an out-of-bounds read.
 
-use lanner_common::event::Captured;
+use lanner_common::event::{Captured, Creds};
 use lanner_common::syscalls::Abi;
 
 use crate::skel::types::{
@@ -97,6 +97,8 @@ pub enum Record {
         former_tid: u32,
         /// The executable's path, when the kernel side could tell it.
         exe: Option<Vec<u8>>,
+        /// The ids and capabilities the new program runs with.
+        creds: Creds,
         /// The new argv, NUL-separated.
         args: Vec<u8>,
     },
@@ -252,6 +254,11 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                 former_tid: exec.former_tid,
                 exe: (exe_len > 0).then(|| exe.to_vec()),
                 args: args.to_vec(),
+                creds: Creds {
+                    uids: exec.uids,
+                    gids: exec.gids,
+                    caps: exec.caps,
+                },
             })
         }
         REC_TASK_EXIT => {
@@ -311,6 +318,7 @@ mod tests {
             offset_of!(lanner_fork, fork_kind),
             size_of::<lanner_exec>(),
             offset_of!(lanner_exec, args_len),
+            offset_of!(lanner_exec, caps),
             size_of::<lanner_task_exit>(),
             offset_of!(lanner_task_exit, group_dead),
         ]

@@ -31,7 +31,8 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
 use lanner_common::event::{
-    DropEvent, Event, EventKind, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind, RawSyscall,
+    Creds, DropEvent, Event, EventKind, ExecEvent, ExitEvent, ExitStatus, ForkEvent, ForkKind,
+    RawSyscall,
 };
 use lanner_common::spec::{self, SpecFlags};
 use lanner_common::syscalls::{socketcall, Abi, SyscallId, X32_SYSCALL_BIT};
@@ -629,6 +630,11 @@ impl Tracer {
             argv: proc_cmdline(pid),
             exe,
             former_tid,
+            // Read while the process is stopped at its exec: a setuid program that ends at
+            // once is judged with its own ids, not the ones before (or none, once it is gone).
+            creds: std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .map(|status| Creds::from_proc_status(&status)),
         };
         self.event(pid, tid, EventKind::Exec(exec));
         if tid == self.root {

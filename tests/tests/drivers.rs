@@ -598,6 +598,55 @@ fn failed_exec_is_a_syscall_not_an_exec_event() {
     assert_eq!(failed.errno(), Some(libc::ENOENT));
 }
 
+/// A setuid/setgid program that ends at once: the exec reports the ids it runs with (read in
+/// the kernel by the eBPF driver, from /proc while the tracee is stopped by the ptrace driver),
+/// which the engine could not read afterwards from a process already gone.
+fn exec_of_a_setuid_program_reports_the_ids_it_runs_with() {
+    let _lock = require_driver!();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: giving a program to another user (chown) needs root");
+        return;
+    }
+    let dir = Scratch::new("setuid");
+    if mounted_nosuid(dir.path()) {
+        eprintln!(
+            "SKIPPED: {} is on a nosuid filesystem: set-user-ID bits are ignored there",
+            dir.path().display()
+        );
+        return;
+    }
+    let program = dir.path().join("fx-exit-as-nobody");
+    std::fs::copy(FX_EXIT, &program).expect("copy the fixture");
+    const NOBODY: u32 = 65534;
+    std::os::unix::fs::chown(&program, Some(NOBODY), Some(NOBODY)).expect("chown (root)");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o6755))
+        .expect("chmod u+s,g+s");
+    let t = trace(
+        command([program.as_os_str(), OsStr::new("0")]),
+        &set("execve"),
+    );
+    t.check_invariants();
+    assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:#?}", t.events);
+    let execs: Vec<_> = t.execs().collect();
+    assert_eq!(execs.len(), 1, "{:#?}", t.events);
+    let creds = execs[0].1.creds.expect("the exec reports its ids");
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    assert_eq!(creds.uids, [uid, NOBODY, NOBODY, NOBODY], "{creds:?}");
+    assert_eq!(creds.gids, [gid, NOBODY, NOBODY, NOBODY], "{creds:?}");
+}
+
+/// Whether `path` is on a filesystem mounted nosuid.
+fn mounted_nosuid(path: &std::path::Path) -> bool {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
+    // SAFETY: an all-zero statvfs is a valid value of this plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs fills the struct from a NUL-terminated path.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut st) };
+    rc == 0 && st.f_flag & libc::ST_NOSUID != 0
+}
+
 fn exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid() {
     let _lock = require_driver!();
     // clone3 is left out of the set on purpose: the leader's clone3 may or may not return
@@ -1699,6 +1748,7 @@ driver_tests! {
     threads_are_reported_as_clones_with_their_own_tids_and_exits,
     the_whole_tree_is_traced_down_to_grandchildren,
     exec_is_reported_with_filename_argv_and_exe,
+    exec_of_a_setuid_program_reports_the_ids_it_runs_with,
     failed_exec_is_a_syscall_not_an_exec_event,
     exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid,
     a_leader_cut_short_by_an_exec_in_another_thread_is_a_drop_or_a_result,

@@ -73,8 +73,37 @@ struct linux_binprm {
 	struct file *file;
 } __core;
 
+/* Ids and capabilities. Only the capability fields' addresses are taken, never a member of
+ * theirs: kernel_cap_t is one u64 since Linux 6.3 and two u32s before, 8 bytes either way. */
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+typedef struct {
+	__u32 val;
+} kgid_t;
+
+typedef struct {
+	__u64 val;
+} kernel_cap_t;
+
+struct cred {
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t suid;
+	kgid_t sgid;
+	kuid_t euid;
+	kgid_t egid;
+	kuid_t fsuid;
+	kgid_t fsgid;
+	kernel_cap_t cap_inheritable;
+	kernel_cap_t cap_permitted;
+	kernel_cap_t cap_effective;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
+	const struct cred *cred;
 	int pid;
 	int tgid;
 	int exit_code;

@@ -40,6 +40,7 @@ const volatile __u32 lanner_layout[] = {
 	__builtin_offsetof(struct lanner_fork, fork_kind),
 	sizeof(struct lanner_exec),
 	__builtin_offsetof(struct lanner_exec, args_len),
+	__builtin_offsetof(struct lanner_exec, caps),
 	sizeof(struct lanner_task_exit),
 	__builtin_offsetof(struct lanner_task_exit, group_dead),
 };
@@ -920,6 +921,20 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 	r->exe_len = 0;
 	r->args_len = 0;
 	r->args_truncated = 0;
+	/* The credentials the exec installed (a setuid program's among them), read here: the
+	 * agent reading /proc later may find them changed again, or the process gone. */
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	r->uids[0] = BPF_CORE_READ(cred, uid.val);
+	r->uids[1] = BPF_CORE_READ(cred, euid.val);
+	r->uids[2] = BPF_CORE_READ(cred, suid.val);
+	r->uids[3] = BPF_CORE_READ(cred, fsuid.val);
+	r->gids[0] = BPF_CORE_READ(cred, gid.val);
+	r->gids[1] = BPF_CORE_READ(cred, egid.val);
+	r->gids[2] = BPF_CORE_READ(cred, sgid.val);
+	r->gids[3] = BPF_CORE_READ(cred, fsgid.val);
+	bpf_core_read(&r->caps[0], 8, &cred->cap_effective);
+	bpf_core_read(&r->caps[1], 8, &cred->cap_permitted);
+	bpf_core_read(&r->caps[2], 8, &cred->cap_inheritable);
 	__u32 off = sizeof(*r);
 	__u32 pos = file_path(s, BPF_CORE_READ(bprm, file));
 	if (pos) {

@@ -145,6 +145,9 @@ struct lanner_exec {
 	__u32 exe_len;   /* 0: unknown */
 	__u32 args_len;
 	__u32 args_truncated;
+	__u32 uids[4];   /* real, effective, saved, filesystem: as the new program runs */
+	__u32 gids[4];
+	__u64 caps[3];   /* effective, permitted, inheritable */
 };
 
 struct lanner_task_exit {

@@ -398,10 +398,20 @@ impl State {
         // container runtime moved it into before exec'ing the entrypoint. The process has run
         // on since (the engine works behind it), so this is its state now. The working
         // directory is not reread: exec does not change it, and chdir is traced.
-        let status = track
-            .contains(StateNeeds::PROCESS)
-            .then(|| self.procfs.status(pid))
-            .flatten();
+        // Ids and capabilities come with the event when the driver read them at the exec
+        // itself (exact even for a program that ends at once); else from /proc now.
+        let status = match exec.creds {
+            Some(creds) => Some(procfs::Status {
+                uids: creds.uids,
+                gids: creds.gids,
+                caps: creds.caps,
+                vpid: None, // exec never changes a pid
+            }),
+            None => track
+                .contains(StateNeeds::PROCESS)
+                .then(|| self.procfs.status(pid))
+                .flatten(),
+        };
         let on_host = self
             .processes
             .get(&pid)

@@ -231,30 +231,18 @@ fn parse_stat(stat: &[u8]) -> Option<ProcInfo> {
 }
 
 fn parse_status(status: &str) -> Status {
-    let mut out = Status::default();
-    let four = |v: &str| {
-        let mut ids = [0u32; 4];
-        for (slot, n) in ids.iter_mut().zip(v.split_whitespace()) {
-            *slot = n.parse().unwrap_or(0);
-        }
-        ids
-    };
-    let hex = |v: &str| u64::from_str_radix(v.trim(), 16).unwrap_or(0);
-    for line in status.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        match key {
-            "Uid" => out.uids = four(value),
-            "Gid" => out.gids = four(value),
-            "CapEff" => out.caps[0] = hex(value),
-            "CapPrm" => out.caps[1] = hex(value),
-            "CapInh" => out.caps[2] = hex(value),
-            "NSpid" => out.vpid = value.split_whitespace().last().and_then(|v| v.parse().ok()),
-            _ => {}
-        }
+    let creds = lanner_common::event::Creds::from_proc_status(status);
+    let vpid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("NSpid:"))
+        .and_then(|v| v.split_whitespace().last())
+        .and_then(|v| v.parse().ok());
+    Status {
+        uids: creds.uids,
+        gids: creds.gids,
+        caps: creds.caps,
+        vpid,
     }
-    out
 }
 
 fn parse_fdinfo_flags(fdinfo: &str) -> Option<u64> {
