@@ -83,7 +83,6 @@ pub fn select(
     system: bool,
     calls: &Reporting,
 ) -> Result<Box<dyn Driver>> {
-    let ebpf = ebpf_probe();
     match choice {
         DriverChoice::Ptrace => {
             let report = lanner_driver_ptrace::probe();
@@ -92,13 +91,12 @@ pub fn select(
             }
             Ok(ptrace_driver(calls))
         }
-        DriverChoice::Ebpf => {
-            if !ebpf.available {
-                bail!("{}", ebpf.to_string().trim_end());
-            }
-            ebpf_driver(ebpf_mode, ebpf_ring_mb, calls)
-        }
+        // Asked for by name: no probe (it loads every program, and the fentry probe's, which
+        // took ~40% of the agent's start-up); starting loads them once, and a refusal there is
+        // reported with the verifier's log all the same.
+        DriverChoice::Ebpf => ebpf_driver(ebpf_mode, ebpf_ring_mb, calls),
         DriverChoice::Auto => {
+            let ebpf = ebpf_probe();
             if ebpf.available {
                 tracing::info!("driver: ebpf (the kernel allows it)");
                 return ebpf_driver(ebpf_mode, ebpf_ring_mb, calls);

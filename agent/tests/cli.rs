@@ -165,6 +165,46 @@ fn sigterm_to_the_agent_reaches_the_workload() {
     assert_eq!(status.code(), Some(42));
 }
 
+/// `--driver ebpf` is not probed first (a probe loads every program, doubling the start-up):
+/// where the kernel refuses the programs, starting says so, with libbpf's words, and the
+/// workload never runs.
+#[test]
+fn an_ebpf_driver_the_kernel_refuses_names_why_and_starts_nothing() {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: becoming an unprivileged user to be refused needs root");
+        return;
+    }
+    let marker = std::env::temp_dir().join(format!("lanner-refused-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let spawned = Command::new(LANNER)
+        .args(["run", "--driver", "ebpf", "--", "touch"])
+        .arg(&marker)
+        .uid(65534)
+        .gid(65534)
+        .output();
+    let out = match spawned {
+        Ok(out) => out,
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!("SKIPPED: {LANNER} is not executable by nobody here: {err}");
+            return;
+        }
+        Err(err) => panic!("lanner runs: {err}"),
+    };
+    if out.status.code() == Some(126) || stderr(&out).contains("Permission denied") {
+        eprintln!("SKIPPED: nobody cannot run {LANNER} here: {}", stderr(&out));
+        return;
+    }
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the ebpf driver is unavailable") && err.contains("libbpf said"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the workload ran: {err}");
+}
+
 #[test]
 fn drivers_lists_ptrace_with_its_features() {
     let out = lanner(&["drivers"]);

@@ -167,6 +167,12 @@ impl Driver for EbpfDriver {
                 "the eBPF driver was started twice".into(),
             ));
         }
+        if let Some(reason) = probe::missing_btf() {
+            return Err(DriverError::Unavailable {
+                driver: NAME,
+                reason: reason.into(),
+            });
+        }
         if !self.options.ring_bytes.is_power_of_two() || self.options.ring_bytes < 4096 {
             return Err(DriverError::Unavailable {
                 driver: NAME,

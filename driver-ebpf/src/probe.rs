@@ -90,13 +90,17 @@ fn probe_ia32_emulation() -> bool {
     }
 }
 
+/// Why the programs cannot load here before anything is tried, when the kernel lacks BTF
+/// (their field offsets are relocated against it).
+pub(crate) fn missing_btf() -> Option<&'static str> {
+    (!Path::new("/sys/kernel/btf/vmlinux").exists()).then_some(
+        "the kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF",
+    )
+}
+
 fn run_probe() -> ProbeReport {
-    let btf = std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
-    if !btf {
-        return ProbeReport::unavailable(
-            "ebpf",
-            "the kernel has no BTF (/sys/kernel/btf/vmlinux); it needs CONFIG_DEBUG_INFO_BTF",
-        );
+    if let Some(reason) = missing_btf() {
+        return ProbeReport::unavailable("ebpf", reason);
     }
     if let Err(reason) = load_programs() {
         return ProbeReport::unavailable("ebpf", reason);
