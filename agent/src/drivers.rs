@@ -62,6 +62,20 @@ fn ptrace_driver(calls: &Reporting) -> Box<dyn Driver> {
     Box::new(driver)
 }
 
+/// `auto` when the eBPF driver cannot run (`why`): the ptrace driver, unless the whole system
+/// is to be watched, which only the eBPF driver can.
+pub fn auto_fallback(system: bool, calls: &Reporting, why: &str) -> Result<Box<dyn Driver>> {
+    if system {
+        bail!("--system needs the eBPF driver, which cannot run here: {why}");
+    }
+    let ptrace = lanner_driver_ptrace::probe();
+    if !ptrace.available {
+        bail!("no driver can run here:\nebpf: unavailable: {why}\n{ptrace}");
+    }
+    tracing::info!("driver: ptrace (ebpf unavailable: {why})");
+    Ok(ptrace_driver(calls))
+}
+
 /// How the drivers may report calls of the interest set, beyond tracing them.
 #[derive(Debug, Clone, Default)]
 pub struct Reporting {
@@ -95,27 +109,9 @@ pub fn select(
         // took ~40% of the agent's start-up); starting loads them once, and a refusal there is
         // reported with the verifier's log all the same.
         DriverChoice::Ebpf => ebpf_driver(ebpf_mode, ebpf_ring_mb, calls),
-        DriverChoice::Auto => {
-            let ebpf = ebpf_probe();
-            if ebpf.available {
-                tracing::info!("driver: ebpf (the kernel allows it)");
-                return ebpf_driver(ebpf_mode, ebpf_ring_mb, calls);
-            }
-            if system {
-                bail!(
-                    "--system needs the eBPF driver, which cannot run here: {}",
-                    ebpf.reason.as_deref().unwrap_or("unavailable")
-                );
-            }
-            let ptrace = lanner_driver_ptrace::probe();
-            if !ptrace.available {
-                bail!("no driver can run here:\n{ebpf}{ptrace}");
-            }
-            tracing::info!(
-                "driver: ptrace (ebpf unavailable: {})",
-                ebpf.reason.as_deref().unwrap_or("unknown")
-            );
-            Ok(ptrace_driver(calls))
-        }
+        // No probe: starting the eBPF driver loads its programs once, and when the kernel
+        // refuses them the caller falls back to ptrace (`auto_fallback`).
+        DriverChoice::Auto if cfg!(feature = "ebpf") => ebpf_driver(ebpf_mode, ebpf_ring_mb, calls),
+        DriverChoice::Auto => auto_fallback(system, calls, "this lanner was built without it"),
     }
 }

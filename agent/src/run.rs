@@ -13,7 +13,7 @@ use lanner_common::driver::{Command, Next, Target};
 use lanner_common::time::WallClock;
 use lanner_common::{DriverError, Event, EventKind, SyscallSet};
 
-use crate::cli::{Format, ReloadSignal, RunArgs};
+use crate::cli::{DriverChoice, Format, ReloadSignal, RunArgs};
 use crate::drivers;
 use crate::reload::Reloader;
 use crate::signals::Forwarder;
@@ -304,25 +304,41 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
         entry_only,
         result_filters: result_filters.clone(),
     };
+    let reporting = drivers::Reporting {
+        entry_only,
+        result_filters,
+        // The engine holds state only for descriptors events told it of; with an explicit
+        // --syscalls list the events are the product, so every close is reported.
+        known_closes_only: args.syscalls.is_none(),
+    };
     let mut driver = drivers::select(
         args.driver,
         args.ebpf_mode,
         args.ebpf_ring_mb,
         args.system,
-        &drivers::Reporting {
-            entry_only,
-            result_filters,
-            // The engine holds state only for descriptors events told it of; with an explicit
-            // --syscalls list the events are the product, so every close is reported.
-            known_closes_only: args.syscalls.is_none(),
-        },
+        &reporting,
     )?;
     tracing::debug!(
         driver = driver.name(),
         syscalls = interest.len(),
         "starting"
     );
-    let started = driver.start(target, &interest).map_err(spawn_failure)?;
+    // `auto` starts the eBPF driver without probing it first; a kernel that refuses its
+    // programs (before anything is spawned) gets the ptrace driver instead.
+    let auto_ebpf = args.driver == DriverChoice::Auto && driver.name() == "ebpf";
+    let started = match driver.start(target.clone(), &interest) {
+        Err(DriverError::Unavailable { reason, .. }) if auto_ebpf => {
+            driver = drivers::auto_fallback(args.system, &reporting, &reason)?;
+            driver.start(target, &interest).map_err(spawn_failure)?
+        }
+        result => {
+            let started = result.map_err(spawn_failure)?;
+            if auto_ebpf {
+                tracing::info!("driver: ebpf (the kernel allows it)");
+            }
+            started
+        }
+    };
     // What getting ready cost (rules, programs loaded and verified, workload spawned): a
     // one-off that `lanner bench` reports apart from what the workload pays while it runs.
     tracing::info!(

@@ -165,44 +165,80 @@ fn sigterm_to_the_agent_reaches_the_workload() {
     assert_eq!(status.code(), Some(42));
 }
 
-/// `--driver ebpf` is not probed first (a probe loads every program, doubling the start-up):
-/// where the kernel refuses the programs, starting says so, with libbpf's words, and the
-/// workload never runs.
-#[test]
-fn an_ebpf_driver_the_kernel_refuses_names_why_and_starts_nothing() {
+/// `lanner ARGS...` as user nobody, whom the kernel refuses BPF; `None` (said why) where that
+/// cannot be arranged.
+fn lanner_as_nobody(args: &[&std::ffi::OsStr]) -> Option<Output> {
     use std::os::unix::process::CommandExt;
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: becoming an unprivileged user to be refused needs root");
-        return;
+        return None;
     }
-    let marker = std::env::temp_dir().join(format!("lanner-refused-{}", std::process::id()));
-    let _ = std::fs::remove_file(&marker);
-    let spawned = Command::new(LANNER)
-        .args(["run", "--driver", "ebpf", "--", "touch"])
-        .arg(&marker)
+    let out = match Command::new(LANNER)
+        .args(args)
+        .env("LANNER_LOG", "info")
         .uid(65534)
         .gid(65534)
-        .output();
-    let out = match spawned {
+        .output()
+    {
         Ok(out) => out,
         Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
             eprintln!("SKIPPED: {LANNER} is not executable by nobody here: {err}");
-            return;
+            return None;
         }
         Err(err) => panic!("lanner runs: {err}"),
     };
     if out.status.code() == Some(126) || stderr(&out).contains("Permission denied") {
         eprintln!("SKIPPED: nobody cannot run {LANNER} here: {}", stderr(&out));
-        return;
+        return None;
     }
+    Some(out)
+}
+
+/// A file the workload appends a line to, so that a test can count how often it ran.
+fn marker(tag: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("lanner-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// `--driver ebpf` is not probed first (a probe loads every program, doubling the start-up):
+/// where the kernel refuses the programs, starting says so, with libbpf's words, and the
+/// workload never runs.
+#[test]
+fn an_ebpf_driver_the_kernel_refuses_names_why_and_starts_nothing() {
+    let ran = marker("refused");
+    let script = format!("echo ran >> {}", ran.display());
+    let args = ["run", "--driver", "ebpf", "--", "sh", "-c", &script].map(std::ffi::OsStr::new);
+    let Some(out) = lanner_as_nobody(&args) else {
+        return;
+    };
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("the ebpf driver is unavailable") && err.contains("libbpf said"),
         "{err}"
     );
-    assert!(!marker.exists(), "the workload ran: {err}");
+    assert!(!ran.exists(), "the workload ran: {err}");
+}
+
+/// `auto` starts the eBPF driver without a probe; refused, it runs the workload under ptrace,
+/// once, and says which driver and why.
+#[test]
+fn auto_falls_back_to_ptrace_when_the_kernel_refuses_ebpf() {
+    let ran = marker("fallback");
+    let script = format!("echo ran >> {}", ran.display());
+    let args = ["run", "--", "sh", "-c", &script].map(std::ffi::OsStr::new);
+    let Some(out) = lanner_as_nobody(&args) else {
+        return;
+    };
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("driver: ptrace (ebpf unavailable: "), "{err}");
+    assert!(err.contains("done driver=\"ptrace\""), "{err}");
+    let runs = std::fs::read_to_string(&ran).expect("the workload ran");
+    assert_eq!(runs, "ran\n", "the workload ran once: {err}");
+    let _ = std::fs::remove_file(&ran);
 }
 
 #[test]
