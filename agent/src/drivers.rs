@@ -86,6 +86,8 @@ pub struct Reporting {
     /// `close` may be left out for descriptors no reported call told of (the eBPF driver
     /// judges this in the kernel; the ptrace driver, stopped at every close already, reports
     /// them all).
+    // Read by the eBPF driver only, which the ptrace-only build leaves out.
+    #[cfg_attr(not(feature = "ebpf"), allow(dead_code))]
     pub known_closes_only: bool,
 }
 
