@@ -1,5 +1,7 @@
 //! The eBPF driver through the real `lanner` binary: a whole-system capture ended by SIGINT
 //! that touches no process, and an agent killed with SIGKILL that leaves no program behind.
+//! Only in builds with the eBPF driver (the ptrace-only build has nothing here to test).
+#![cfg(feature = "ebpf")]
 
 mod common;
 
