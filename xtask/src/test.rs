@@ -26,6 +26,23 @@ pub fn run_all(root: &Path) -> Result<()> {
             "warnings",
         ],
     )?;
+    // The static ptrace-only binary (`cargo xtask dist`) is built without the eBPF driver:
+    // checked here so that code and tests gated on it keep compiling.
+    section("lints, ptrace-only build");
+    run(
+        root,
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "lanner",
+            "--no-default-features",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     section("tests");
     if on_path("cargo-nextest") {
         run(
