@@ -178,30 +178,25 @@ impl Creds {
     /// The ids and capabilities in the text of `/proc/PID/status` (fields it lacks stay 0).
     pub fn from_proc_status(status: &str) -> Creds {
         let mut creds = Creds::default();
+        let four = |v: &str| {
+            let mut ids = [0u32; 4];
+            for (slot, n) in ids.iter_mut().zip(v.split_whitespace()) {
+                *slot = n.parse().unwrap_or(0);
+            }
+            ids
+        };
         let hex = |v: &str| u64::from_str_radix(v.trim(), 16).unwrap_or(0);
         for line in status.lines() {
             let Some((key, value)) = line.split_once(':') else {
                 continue;
             };
-            let ids = match key {
-                "Uid" => &mut creds.uids,
-                "Gid" => &mut creds.gids,
-                "CapEff" => {
-                    creds.caps[0] = hex(value);
-                    continue;
-                }
-                "CapPrm" => {
-                    creds.caps[1] = hex(value);
-                    continue;
-                }
-                "CapInh" => {
-                    creds.caps[2] = hex(value);
-                    continue;
-                }
-                _ => continue,
-            };
-            for (slot, n) in ids.iter_mut().zip(value.split_whitespace()) {
-                *slot = n.parse().unwrap_or(0);
+            match key {
+                "Uid" => creds.uids = four(value),
+                "Gid" => creds.gids = four(value),
+                "CapEff" => creds.caps[0] = hex(value),
+                "CapPrm" => creds.caps[1] = hex(value),
+                "CapInh" => creds.caps[2] = hex(value),
+                _ => {}
             }
         }
         creds

@@ -402,9 +402,7 @@ impl State {
         // itself (exact even for a program that ends at once); else from /proc now.
         let status = match exec.creds {
             Some(creds) => Some(procfs::Status {
-                uids: creds.uids,
-                gids: creds.gids,
-                caps: creds.caps,
+                creds,
                 vpid: None, // exec never changes a pid
             }),
             None => track
@@ -565,7 +563,7 @@ impl State {
                     .status(pid)
                     .filter(|_| self.track.contains(StateNeeds::PROCESS))
                 {
-                    Some(status) => process.caps.effective = status.caps[0],
+                    Some(status) => process.caps.effective = status.creds.caps[0],
                     None if was_root && process.uids.effective != 0 => process.caps.effective = 0,
                     None => {}
                 }
@@ -573,9 +571,10 @@ impl State {
             Op::SetGid(kind) => set_ids(&mut process.gids, kind, call),
             Op::Capset => {
                 if let Some(status) = self.procfs.status(pid) {
-                    process.caps.effective = status.caps[0];
-                    process.caps.permitted = status.caps[1];
-                    process.caps.inheritable = status.caps[2];
+                    let [effective, permitted, inheritable] = status.creds.caps;
+                    process.caps.effective = effective;
+                    process.caps.permitted = permitted;
+                    process.caps.inheritable = inheritable;
                 }
             }
             Op::Setsid => {

@@ -104,12 +104,13 @@ impl Process {
 
     /// Takes ids and capabilities from `/proc/PID/status`.
     pub fn set_status(&mut self, status: Status) {
-        self.uids = Ids::from_status(status.uids);
-        self.gids = Ids::from_status(status.gids);
+        let [effective, permitted, inheritable] = status.creds.caps;
+        self.uids = Ids::from_status(status.creds.uids);
+        self.gids = Ids::from_status(status.creds.gids);
         self.caps = Caps {
-            effective: status.caps[0],
-            permitted: status.caps[1],
-            inheritable: status.caps[2],
+            effective,
+            permitted,
+            inheritable,
         };
         if let Some(vpid) = status.vpid {
             self.vpid = vpid;

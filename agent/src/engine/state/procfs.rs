@@ -11,18 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use lanner_common::decode::sockaddr::SockAddr;
+use lanner_common::event::Creds;
 
 use super::container::{self, Container};
 
 /// User, group and capability sets, from `/proc/PID/status`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Status {
-    /// Real, effective, saved and filesystem user ids.
-    pub uids: [u32; 4],
-    /// Real, effective, saved and filesystem group ids.
-    pub gids: [u32; 4],
-    /// `CapEff`, `CapPrm`, `CapInh`.
-    pub caps: [u64; 3],
+    /// `Uid`, `Gid`, `CapEff`, `CapPrm`, `CapInh`.
+    pub creds: Creds,
     /// The pid in the process's own pid namespace (last `NSpid` entry).
     pub vpid: Option<u32>,
 }
@@ -231,16 +228,13 @@ fn parse_stat(stat: &[u8]) -> Option<ProcInfo> {
 }
 
 fn parse_status(status: &str) -> Status {
-    let creds = lanner_common::event::Creds::from_proc_status(status);
     let vpid = status
         .lines()
         .find_map(|line| line.strip_prefix("NSpid:"))
         .and_then(|v| v.split_whitespace().last())
         .and_then(|v| v.parse().ok());
     Status {
-        uids: creds.uids,
-        gids: creds.gids,
-        caps: creds.caps,
+        creds: Creds::from_proc_status(status),
         vpid,
     }
 }
@@ -384,9 +378,9 @@ mod tests {
             "Name:\tsh\nUid:\t1000\t0\t0\t0\nGid:\t5\t6\t7\t8\nCapInh:\t0000000000000000\n\
              CapPrm:\t000001ffffffffff\nCapEff:\t0000000000200000\nNSpid:\t4242\t7\n",
         );
-        assert_eq!(s.uids, [1000, 0, 0, 0]);
-        assert_eq!(s.gids, [5, 6, 7, 8]);
-        assert_eq!(s.caps, [1 << 21, 0x1ff_ffff_ffff, 0]);
+        assert_eq!(s.creds.uids, [1000, 0, 0, 0]);
+        assert_eq!(s.creds.gids, [5, 6, 7, 8]);
+        assert_eq!(s.creds.caps, [1 << 21, 0x1ff_ffff_ffff, 0]);
         assert_eq!(s.vpid, Some(7));
     }
 
