@@ -98,6 +98,7 @@ fn program(shell: u32, pid: u32, exe: &str) -> Vec<Event> {
                 exe: Some(exe.as_bytes().to_vec()),
                 former_tid: None,
                 creds: None,
+                cgroup: None,
             }),
         },
         syscall(
@@ -159,6 +160,7 @@ fn stream() -> Vec<Event> {
             exe: Some(b"/bin/sh".to_vec()),
             former_tid: None,
             creds: None,
+            cgroup: None,
         }),
     }];
     for i in 0..200 {

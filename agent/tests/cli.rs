@@ -295,6 +295,14 @@ fn default_rules_alert_on_stderr_and_never_on_stdout() {
 }
 
 #[test]
+fn a_one_shot_in_a_container_cgroup_is_judged_in_its_container_under_ptrace() {
+    if !ptrace_available() {
+        return;
+    }
+    common::one_shot_in_a_container_cgroup_is_judged_in_its_container("ptrace");
+}
+
+#[test]
 fn alerts_out_file_in_text_format() {
     if !ptrace_available() {
         return;

@@ -218,6 +218,15 @@ fn per_syscall_mode_raises_the_alert_and_names_its_blind_spot() {
 /// attaching one, and a kernel that refuses them still runs the driver (the probe program is
 /// loaded alone, never with the others).
 #[test]
+fn a_one_shot_in_a_container_cgroup_is_judged_in_its_container() {
+    let _guard = serial();
+    if !ebpf_available() {
+        return;
+    }
+    common::one_shot_in_a_container_cgroup_is_judged_in_its_container("ebpf");
+}
+
+#[test]
 fn drivers_report_whether_fentry_programs_are_accepted() {
     if !ebpf_available() {
         return;

@@ -79,6 +79,7 @@ fn exec_with_exe(pid: u32, path: &str, argv: &[&str], exe: &str) -> Vec<Event> {
                 exe: Some(exe.as_bytes().to_vec()),
                 former_tid: None,
                 creds: None,
+                cgroup: None,
             }),
         },
         syscall(
@@ -338,6 +339,58 @@ fn the_ids_an_exec_reports_win_over_proc() {
     events.push(openat(PID, "/etc/shadow", libc::O_RDONLY, 3));
     let alerts = run(&mut engine, &events);
     assert_eq!(outputs(&alerts), ["uid=1000 user=alice gid=1000"]);
+}
+
+/// A one-shot `docker exec`: the process joined the container's cgroup and exec'd; the driver
+/// read its cgroup at the exec, while `/proc` (read later) may still say host, or nothing once
+/// the program has ended. The event wins.
+#[test]
+fn the_cgroup_an_exec_reports_names_its_container() {
+    let id = "4a7b2c9d0e1f3a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b";
+    let m = Machine::new("exec-cgroup");
+    m.process(
+        PID,
+        1,
+        "runc",
+        &["runc", "init"],
+        0,
+        "0::/system.slice/containerd.service\n",
+    );
+    let mut engine = m.rules(&rule(
+        "evt.type=openat",
+        "id=%container.id type=%container.type",
+    ));
+    let mut events = exec(PID, "/usr/bin/cat", &["cat", "/etc/shadow"]);
+    if let EventKind::Exec(exec) = &mut events[0].kind {
+        exec.cgroup = Some(format!("0::/system.slice/docker-{id}.scope\n"));
+    }
+    events.push(openat(PID, "/etc/shadow", libc::O_RDONLY, 3));
+    let alerts = run(&mut engine, &events);
+    assert_eq!(outputs(&alerts), [format!("id={} type=docker", &id[..12])]);
+}
+
+/// The eBPF driver reads the unified hierarchy only: where it names no container, `/proc` is
+/// still asked (a container in a cgroup v1 hierarchy, here Docker's cgroupfs driver).
+#[test]
+fn an_exec_cgroup_without_a_container_leaves_proc_to_tell() {
+    let id = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let m = Machine::new("exec-cgroup-v1");
+    m.process(
+        PID,
+        1,
+        "sh",
+        &["sh"],
+        0,
+        &format!("4:memory:/docker/{id}\n0::/\n"),
+    );
+    let mut engine = m.rules(&rule("evt.type=openat", "id=%container.id"));
+    let mut events = exec(PID, "/usr/bin/cat", &["cat", "/etc/shadow"]);
+    if let EventKind::Exec(exec) = &mut events[0].kind {
+        exec.cgroup = Some("0::/system.slice/containerd.service\n".into());
+    }
+    events.push(openat(PID, "/etc/shadow", libc::O_RDONLY, 3));
+    let alerts = run(&mut engine, &events);
+    assert_eq!(outputs(&alerts), [format!("id={}", &id[..12])]);
 }
 
 #[test]

@@ -161,6 +161,11 @@ pub struct ExecEvent {
     /// changes them), when the driver read them at the exec itself; `None`: the consumer reads
     /// them from `/proc` afterwards, when the process may have changed them again, or be gone.
     pub creds: Option<Creds>,
+    /// The process's cgroups at the exec, in `/proc/PID/cgroup`'s form (`id:controllers:path`
+    /// lines; the eBPF driver gives the unified hierarchy's alone, `0::/path`, as the host sees
+    /// it), when the driver read them at the exec itself; `None`: the consumer reads `/proc`
+    /// afterwards, when a process that ended at once is gone, and its container with it.
+    pub cgroup: Option<String>,
 }
 
 /// A process's ids and capabilities.

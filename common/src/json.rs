@@ -172,6 +172,9 @@ impl Serialize for EventJson<'_> {
                     map.serialize_entry("gids", &creds.gids)?;
                     map.serialize_entry("caps", &creds.caps)?;
                 }
+                if let Some(cgroup) = &exec.cgroup {
+                    map.serialize_entry("cgroup", cgroup)?;
+                }
             }
             EventKind::Exit(exit) => {
                 map.serialize_entry("type", "exit")?;

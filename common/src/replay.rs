@@ -108,6 +108,7 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
             exe: v["exe"].as_str().map(|s| s.as_bytes().to_vec()),
             former_tid: v["former_tid"].as_u64().and_then(|t| u32::try_from(t).ok()),
             creds: creds(&v)?,
+            cgroup: v["cgroup"].as_str().map(str::to_owned),
         }),
         "exit" => EventKind::Exit(ExitEvent {
             status: match v["code"].as_i64() {
@@ -474,6 +475,7 @@ mod tests {
                     gids: [1000, 1000, 1000, 1000],
                     caps: [u64::MAX >> 23, u64::MAX >> 23, 0],
                 }),
+                cgroup: Some("0::/system.slice/docker-1f.scope".into()),
             }),
             EventKind::Exec(ExecEvent {
                 filename: b"/bin/true".to_vec(),
@@ -481,6 +483,7 @@ mod tests {
                 exe: None,
                 former_tid: None,
                 creds: None,
+                cgroup: None,
             }),
             EventKind::Exit(ExitEvent {
                 status: ExitStatus::Signal {

@@ -272,6 +272,7 @@ impl Assembler {
                 exe,
                 args,
                 creds,
+                cgroup,
             } => {
                 if self.root_before_exec == Some(hdr.pid) {
                     self.root_before_exec = None;
@@ -317,6 +318,8 @@ impl Assembler {
                         exe,
                         former_tid: former,
                         creds: Some(creds),
+                        cgroup: cgroup
+                            .map(|path| format!("0::{}\n", String::from_utf8_lossy(&path))),
                     }),
                 });
             }

@@ -99,6 +99,8 @@ pub enum Record {
         exe: Option<Vec<u8>>,
         /// The ids and capabilities the new program runs with.
         creds: Creds,
+        /// Its cgroup v2 path, when the kernel side could tell it.
+        cgroup: Option<Vec<u8>>,
         /// The new argv, NUL-separated.
         args: Vec<u8>,
     },
@@ -249,6 +251,12 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                 what: "exec argv",
                 len: data.len(),
             })?;
+            off += pad8(args_len);
+            let cgroup_len = exec.cgroup_len as usize;
+            let cgroup = data.get(off..off + cgroup_len).ok_or(Malformed {
+                what: "exec cgroup",
+                len: data.len(),
+            })?;
             Ok(Record::Exec {
                 hdr: header(&exec.hdr),
                 former_tid: exec.former_tid,
@@ -259,6 +267,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                     gids: exec.gids,
                     caps: exec.caps,
                 },
+                cgroup: (cgroup_len > 0).then(|| cgroup.to_vec()),
             })
         }
         REC_TASK_EXIT => {
@@ -319,6 +328,7 @@ mod tests {
             size_of::<lanner_exec>(),
             offset_of!(lanner_exec, args_len),
             offset_of!(lanner_exec, caps),
+            offset_of!(lanner_exec, cgroup_len),
             size_of::<lanner_task_exit>(),
             offset_of!(lanner_task_exit, group_dead),
         ]

@@ -635,6 +635,8 @@ impl Tracer {
             creds: std::fs::read_to_string(format!("/proc/{pid}/status"))
                 .ok()
                 .map(|status| Creds::from_proc_status(&status)),
+            // Likewise its cgroups, which name its container.
+            cgroup: std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok(),
         };
         self.event(pid, tid, EventKind::Exec(exec));
         if tid == self.root {

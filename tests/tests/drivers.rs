@@ -637,6 +637,66 @@ fn exec_of_a_setuid_program_reports_the_ids_it_runs_with() {
     assert_eq!(creds.gids, [gid, NOBODY, NOBODY, NOBODY], "{creds:?}");
 }
 
+/// A process that joins a cgroup and execs a program that ends at once: the exec reports the
+/// cgroup (read in the kernel by the eBPF driver, from /proc while the tracee is stopped by the
+/// ptrace driver), which names its container where the process has ended before anyone could
+/// read /proc (a `docker exec` one-shot).
+fn exec_reports_the_cgroup_the_program_runs_in() {
+    let _lock = require_driver!();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: creating a cgroup needs root");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        eprintln!("SKIPPED: no cgroup v2 hierarchy is mounted");
+        return;
+    };
+    let name = format!("lanner-test-{}.scope", std::process::id());
+    let dir = mount.join(&name);
+    if let Err(err) = std::fs::create_dir(&dir) {
+        eprintln!("SKIPPED: creating the cgroup {}: {err}", dir.display());
+        return;
+    }
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec {FX_EXIT} 0",
+        dir.display()
+    );
+    let t = trace(command(["sh", "-c", &script]), &set("execve"));
+    let removed = std::fs::remove_dir(&dir);
+    t.check_invariants();
+    assert_eq!(t.status, Some(ExitStatus::Code(0)), "{:#?}", t.events);
+    removed.expect("the cgroup is empty once the workload has ended");
+    let (_, fx) = t
+        .execs()
+        .find(|(_, e)| e.filename == FX_EXIT.as_bytes())
+        .expect("the fixture's exec");
+    let cgroup = fx.cgroup.as_deref().expect("the exec reports its cgroups");
+    let unified = cgroup
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("no unified hierarchy line in {cgroup:?}"));
+    assert!(unified.ends_with(&format!("/{name}")), "{cgroup:?}");
+    let (_, sh) = t.execs().next().expect("sh's exec");
+    assert!(
+        !sh.cgroup.as_deref().unwrap_or_default().contains(&name),
+        "sh exec'd before joining: {:?}",
+        sh.cgroup
+    );
+}
+
+/// Where the cgroup v2 (unified) hierarchy is mounted, from /proc/self/mountinfo.
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|line| {
+        // `id parent dev root mountpoint options... - fstype source superoptions`
+        let (fields, fs) = line.split_once(" - ")?;
+        (fs.split(' ').next() == Some("cgroup2"))
+            .then(|| fields.split(' ').nth(4).map(std::path::PathBuf::from))
+            .flatten()
+    })
+}
+
 /// Whether `path` is on a filesystem mounted nosuid.
 fn mounted_nosuid(path: &std::path::Path) -> bool {
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
@@ -1749,6 +1809,7 @@ driver_tests! {
     the_whole_tree_is_traced_down_to_grandchildren,
     exec_is_reported_with_filename_argv_and_exe,
     exec_of_a_setuid_program_reports_the_ids_it_runs_with,
+    exec_reports_the_cgroup_the_program_runs_in,
     failed_exec_is_a_syscall_not_an_exec_event,
     exec_from_a_non_leader_thread_keeps_the_pid_and_names_the_former_tid,
     a_leader_cut_short_by_an_exec_in_another_thread_is_a_drop_or_a_result,

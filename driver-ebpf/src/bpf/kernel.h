@@ -101,8 +101,29 @@ struct cred {
 	kernel_cap_t cap_effective;
 } __core;
 
+/* A cgroup's directory: its name, and its parent (`__parent` since Linux 6.15, when it became
+ * an RCU pointer; `parent` before: the flavour below names the new spelling). */
+struct kernfs_node {
+	struct kernfs_node *parent;
+	const char *name;
+} __core;
+
+struct kernfs_node___rcu {
+	struct kernfs_node *__parent;
+} __core;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __core;
+
+/* The cgroups of a task: `dfl_cgrp` is its cgroup in the unified (v2) hierarchy. */
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
+	struct css_set *cgroups;
 	const struct cred *cred;
 	int pid;
 	int tgid;

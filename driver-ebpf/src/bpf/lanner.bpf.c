@@ -41,6 +41,7 @@ const volatile __u32 lanner_layout[] = {
 	sizeof(struct lanner_exec),
 	__builtin_offsetof(struct lanner_exec, args_len),
 	__builtin_offsetof(struct lanner_exec, caps),
+	__builtin_offsetof(struct lanner_exec, cgroup_len),
 	sizeof(struct lanner_task_exit),
 	__builtin_offsetof(struct lanner_task_exit, group_dead),
 };
@@ -906,6 +907,73 @@ static __always_inline __u32 file_path(struct scratch *s, struct file *file)
 	return s->ppos;
 }
 
+struct cgroup_walk {
+	struct kernfs_node *kn;
+	__s32 result; /* 0: walking, 1: done, -1: cannot tell */
+};
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(struct kernfs_node___rcu, __parent))
+		return BPF_CORE_READ((struct kernfs_node___rcu *)kn, __parent);
+	return BPF_CORE_READ(kn, parent);
+}
+
+/* One cgroup directory per bpf_loop iteration, written backwards into s->path ending at
+ * PATH_END, as path_step does; the root's own name (empty) is not part of the path. */
+static long cgroup_step(__u64 index, void *data)
+{
+	struct cgroup_walk *w = data;
+	struct scratch *s = scratch_area(SLOT_SCHED);
+	if (!s) {
+		w->result = -1;
+		return 1;
+	}
+	struct kernfs_node *kn = w->kn;
+	struct kernfs_node *parent = kn ? kn_parent(kn) : 0;
+	if (!parent) {
+		if (s->ppos == PATH_END) {
+			s->ppos = PATH_END - 1;
+			s->path[PATH_END - 1] = '/';
+		}
+		w->result = 1;
+		return 1;
+	}
+	const char *name = BPF_CORE_READ(kn, name);
+	/* A cgroup's name is at most NAME_MAX (255) bytes. */
+	char part[256];
+	long n = bpf_probe_read_kernel_str(part, sizeof(part), name);
+	__u64 pos = s->ppos;
+	if (n <= 1 || pos > PATH_END || pos < (__u64)n + 1) {
+		w->result = -1;
+		return 1;
+	}
+	__u32 len = (n - 1) & 255;
+	pos -= len;
+	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], len, part);
+	pos -= 1;
+	s->path[pos & (PATH_END - 1)] = '/';
+	s->ppos = pos;
+	w->kn = parent;
+	return 0;
+}
+
+/* The task's cgroup v2 path into s->path, ending at PATH_END; returns where it starts, or 0
+ * when it cannot be told. The path is the one the host sees, whatever cgroup namespace the
+ * task is in (where /proc/PID/cgroup of a namespaced container shows `/`). */
+static __always_inline __u32 cgroup_path(struct scratch *s, struct task_struct *task)
+{
+	struct cgroup_walk w = {};
+	w.kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	if (!w.kn)
+		return 0;
+	s->ppos = PATH_END;
+	bpf_loop(64, cgroup_step, &w, 0);
+	if (w.result != 1)
+		return 0;
+	return s->ppos;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_binprm *bprm)
 {
@@ -954,6 +1022,17 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 				     (void *)start) == 0) {
 		r->args_len = n;
 		off += PAD8(n);
+	}
+	/* The cgroup, here where it is exact: a process that ends at once is gone before the
+	 * agent could read /proc, and its container with it. */
+	r->cgroup_len = 0;
+	r->pad = 0;
+	pos = cgroup_path(s, task);
+	if (pos) {
+		__u32 len = (PATH_END - pos) & (PATH_END - 1);
+		bpf_probe_read_kernel(&s->rec[rec_off(off)], len, &s->path[pos & (PATH_END - 1)]);
+		r->cgroup_len = len;
+		off += PAD8(len);
 	}
 	r->hdr.size = off;
 	submit(s->rec, off);

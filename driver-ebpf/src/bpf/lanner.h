@@ -138,7 +138,8 @@ struct lanner_fork {
 };
 
 /* A successful exec: `exe_len` bytes of the executable's path, padded to 8, then `args_len`
- * bytes of the new argv (NUL-separated, as /proc/PID/cmdline). */
+ * bytes of the new argv (NUL-separated, as /proc/PID/cmdline), padded to 8, then `cgroup_len`
+ * bytes of the process's cgroup v2 path (`/system.slice/docker-<id>.scope`). */
 struct lanner_exec {
 	struct lanner_hdr hdr;
 	__u32 former_tid;
@@ -148,6 +149,8 @@ struct lanner_exec {
 	__u32 uids[4];   /* real, effective, saved, filesystem: as the new program runs */
 	__u32 gids[4];
 	__u64 caps[3];   /* effective, permitted, inheritable */
+	__u32 cgroup_len; /* 0: unknown (too deep or too long) */
+	__u32 pad;
 };
 
 struct lanner_task_exit {

@@ -414,9 +414,20 @@ impl State {
             .processes
             .get(&pid)
             .is_some_and(|p| p.container.is_none());
-        let container = (on_host && track.contains(StateNeeds::CONTAINER))
-            .then(|| self.procfs.container(pid))
-            .flatten();
+        // The container: the one the cgroups the driver read at the exec name (exact, even for
+        // a process that ends at once, as `docker exec` one-shots do); else, for a process on
+        // the host (one in a container stays in it), what /proc shows now: the eBPF driver
+        // reads the unified hierarchy only, and a container may be named in a cgroup v1
+        // hierarchy or, behind a private cgroup namespace, only by its mounts.
+        let container = if track.contains(StateNeeds::CONTAINER) {
+            match exec.cgroup.as_deref().and_then(container::from_cgroup) {
+                Some(found) => Some(Some(found)),
+                None if on_host => self.procfs.container(pid),
+                None => None,
+            }
+        } else {
+            None
+        };
         let Some(process) = self.processes.get_mut(&pid) else {
             return;
         };
