@@ -92,14 +92,14 @@ fn program(shell: u32, pid: u32, exe: &str) -> Vec<Event> {
             ts: 1,
             pid,
             tid: pid,
-            kind: EventKind::Exec(ExecEvent {
+            kind: EventKind::Exec(Box::new(ExecEvent {
                 filename: exe.as_bytes().to_vec(),
                 argv: vec![exe.as_bytes().to_vec(), b"--flag".to_vec()],
                 exe: Some(exe.as_bytes().to_vec()),
                 former_tid: None,
                 creds: None,
                 cgroup: None,
-            }),
+            })),
         },
         syscall(
             pid,
@@ -154,14 +154,14 @@ fn stream() -> Vec<Event> {
         ts: 1,
         pid: shell,
         tid: shell,
-        kind: EventKind::Exec(ExecEvent {
+        kind: EventKind::Exec(Box::new(ExecEvent {
             filename: b"/bin/sh".to_vec(),
             argv: vec![b"sh".to_vec()],
             exe: Some(b"/bin/sh".to_vec()),
             former_tid: None,
             creds: None,
             cgroup: None,
-        }),
+        })),
     }];
     for i in 0..200 {
         let exe = [

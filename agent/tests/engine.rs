@@ -73,14 +73,14 @@ fn exec_with_exe(pid: u32, path: &str, argv: &[&str], exe: &str) -> Vec<Event> {
             ts: 900,
             pid,
             tid: pid,
-            kind: EventKind::Exec(ExecEvent {
+            kind: EventKind::Exec(Box::new(ExecEvent {
                 filename: path.as_bytes().to_vec(),
                 argv: argv.clone(),
                 exe: Some(exe.as_bytes().to_vec()),
                 former_tid: None,
                 creds: None,
                 cgroup: None,
-            }),
+            })),
         },
         syscall(
             pid,

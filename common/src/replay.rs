@@ -102,14 +102,14 @@ pub fn parse_event(line: &str) -> Result<Event, String> {
             },
             thread: v["thread"].as_bool().ok_or("no thread flag")?,
         }),
-        "exec" => EventKind::Exec(ExecEvent {
+        "exec" => EventKind::Exec(Box::new(ExecEvent {
             filename: text(&v, "filename")?.as_bytes().to_vec(),
             argv: list(&v["argv"])?,
             exe: v["exe"].as_str().map(|s| s.as_bytes().to_vec()),
             former_tid: v["former_tid"].as_u64().and_then(|t| u32::try_from(t).ok()),
             creds: creds(&v)?,
             cgroup: v["cgroup"].as_str().map(str::to_owned),
-        }),
+        })),
         "exit" => EventKind::Exit(ExitEvent {
             status: match v["code"].as_i64() {
                 Some(code) => ExitStatus::Code(i32::try_from(code).map_err(|e| e.to_string())?),
@@ -465,7 +465,7 @@ mod tests {
                 kind: ForkKind::Vfork,
                 thread: false,
             }),
-            EventKind::Exec(ExecEvent {
+            EventKind::Exec(Box::new(ExecEvent {
                 filename: b"/bin/sh".to_vec(),
                 argv: vec![b"sh".to_vec()],
                 exe: Some(b"/usr/bin/dash".to_vec()),
@@ -476,15 +476,15 @@ mod tests {
                     caps: [u64::MAX >> 23, u64::MAX >> 23, 0],
                 }),
                 cgroup: Some("0::/system.slice/docker-1f.scope".into()),
-            }),
-            EventKind::Exec(ExecEvent {
+            })),
+            EventKind::Exec(Box::new(ExecEvent {
                 filename: b"/bin/true".to_vec(),
                 argv: vec![b"true".to_vec()],
                 exe: None,
                 former_tid: None,
                 creds: None,
                 cgroup: None,
-            }),
+            })),
             EventKind::Exit(ExitEvent {
                 status: ExitStatus::Signal {
                     signo: libc::SIGKILL,

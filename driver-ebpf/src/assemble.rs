@@ -312,7 +312,7 @@ impl Assembler {
                     ts: hdr.ts,
                     pid: hdr.pid,
                     tid: hdr.tid,
-                    kind: EventKind::Exec(ExecEvent {
+                    kind: EventKind::Exec(Box::new(ExecEvent {
                         filename,
                         argv,
                         exe,
@@ -320,7 +320,7 @@ impl Assembler {
                         creds: Some(creds),
                         cgroup: cgroup
                             .map(|path| format!("0::{}\n", String::from_utf8_lossy(&path))),
-                    }),
+                    })),
                 });
             }
             Record::TaskExit {

@@ -45,6 +45,9 @@ use crate::spawn::{self, Child};
 use crate::sys::{self, SyscallInfo, Wait};
 
 /// What the tracer thread sends the consumer.
+// Nearly every record is a syscall: boxing it would cost an allocation per stop to save space
+// on the rare lifecycle records.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Record {
     /// A completed syscall, still to be decoded (decoding happens on the consumer's thread so
@@ -638,7 +641,7 @@ impl Tracer {
             // Likewise its cgroups, which name its container.
             cgroup: std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok(),
         };
-        self.event(pid, tid, EventKind::Exec(exec));
+        self.event(pid, tid, EventKind::Exec(Box::new(exec)));
         if tid == self.root {
             if let Some((_, started, _)) = self.starting.take() {
                 let _ = started.send(Ok(self.root));

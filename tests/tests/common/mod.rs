@@ -285,7 +285,7 @@ impl Trace {
     /// Exec events.
     pub fn execs(&self) -> impl Iterator<Item = (&Event, &ExecEvent)> + '_ {
         self.events.iter().filter_map(|ev| match &ev.kind {
-            EventKind::Exec(x) => Some((ev, x)),
+            EventKind::Exec(x) => Some((ev, &**x)),
             _ => None,
         })
     }
