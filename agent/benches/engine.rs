@@ -51,6 +51,7 @@ fn syscall(pid: u32, name: &str, values: Vec<ArgValue>, ret: i64) -> Event {
                 .collect(),
             ret,
             entry_only: false,
+            stale_fds: 0,
         }),
     }
 }

@@ -46,7 +46,7 @@ fn ebpf_driver(mode: EbpfMode, ring_mib: usize, calls: &Reporting) -> Result<Box
     });
     driver.set_entry_only(calls.entry_only);
     driver.set_result_filters(calls.result_filters.clone());
-    driver.set_known_closes_only(calls.known_closes_only);
+    driver.set_lazy_closes(calls.lazy_closes);
     Ok(Box::new(driver))
 }
 
@@ -83,12 +83,12 @@ pub struct Reporting {
     pub entry_only: SyscallSet,
     /// Calls no rule could match by their result, which a driver may leave out.
     pub result_filters: Vec<lanner_common::ResultFilter>,
-    /// `close` may be left out for descriptors no reported call told of (the eBPF driver
-    /// judges this in the kernel; the ptrace driver, stopped at every close already, reports
-    /// them all).
+    /// `close` may be left out, descriptors used after a close marked stale instead (the eBPF
+    /// driver follows descriptors in the kernel; the ptrace driver, stopped at every close
+    /// already, reports them all).
     // Read by the eBPF driver only, which the ptrace-only build leaves out.
     #[cfg_attr(not(feature = "ebpf"), allow(dead_code))]
-    pub known_closes_only: bool,
+    pub lazy_closes: bool,
 }
 
 /// Builds the driver `choice` asks for, or says why it cannot run here.

@@ -23,6 +23,8 @@ pub struct Reloader {
     pub traced: SyscallSet,
     /// The syscalls the driver reports at entry only (no return value).
     pub entry_only: SyscallSet,
+    /// `close` may be left out (the eBPF driver's lazy closes).
+    pub lazy_closes: bool,
     /// The calls the driver leaves out by their result.
     pub result_filters: Vec<lanner_common::ResultFilter>,
 }
@@ -75,6 +77,12 @@ impl Reloader {
                 "the reloaded rules match {}, which this run reports at entry, without a return \
                  value",
                 at_entry.join(", ")
+            );
+        }
+        if self.lazy_closes && at_entry.contains(&"close") {
+            tracing::warn!(
+                "the reloaded rules match close, which this run's eBPF driver leaves out (it \
+                 marks later uses of closed descriptors instead); restart the agent to see closes"
             );
         }
         // A filter set at start that hides results the reloaded rules can match.

@@ -214,6 +214,34 @@ fn per_syscall_mode_raises_the_alert_and_names_its_blind_spot() {
     }
 }
 
+/// The driver leaves closes out only while no rule matches them: with one that does, every
+/// close is reported, with the state of the descriptor it closes.
+#[test]
+fn closes_are_reported_when_a_rule_matches_them() {
+    let _lock = serial();
+    if !ebpf_available() {
+        return;
+    }
+    let rules = std::env::temp_dir().join(format!("lanner-close-rule-{}.yaml", std::process::id()));
+    std::fs::write(
+        &rules,
+        "- rule: Hostname closed\n  desc: t\n  \
+           condition: evt.type = close and fd.name = /etc/hostname\n  \
+           output: \"closed %fd.name by %proc.name\"\n  priority: NOTICE\n",
+    )
+    .expect("rules file");
+    let out = Command::new(LANNER)
+        .args(["run", "--driver", "ebpf", "--format", "text", "--rules"])
+        .arg(&rules)
+        .args(["--", "cat", "/etc/hostname"])
+        .output()
+        .expect("lanner runs");
+    std::fs::remove_file(&rules).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("closed /etc/hostname by cat"), "{stderr}");
+}
+
 /// `lanner drivers` says whether the kernel takes trampoline (fentry) programs, by loading and
 /// attaching one, and a kernel that refuses them still runs the driver (the probe program is
 /// loaded alone, never with the others).

@@ -43,6 +43,7 @@ fn syscall(pid: u32, name: &str, values: Vec<ArgValue>, ret: i64) -> Event {
             args,
             ret,
             entry_only: false,
+            stale_fds: 0,
         }),
     }
 }
@@ -870,6 +871,29 @@ fn socket_fields_from_socket_connect_bind_and_accept() {
             "sendto 0.0.0.0:0->8.8.8.8:53 8.8.8.8 53 <NA> 8.8.8.8 <NA> 4 udp ip false false true",
         ]
     );
+}
+
+/// A driver that leaves closes out marks a descriptor argument stale when its number was
+/// closed since it told of it: the table's entry (the file) is forgotten and /proc asked (a pipe
+/// took the number). Unmarked, the entry stands.
+#[test]
+fn descriptors_marked_stale_are_read_again_from_proc() {
+    let machine = Machine::new("stale-fd");
+    machine.process(PID + 40, 1, "app", &["app"], 0, "0::/init.scope\n");
+    machine.fd(PID + 40, 5, "pipe:[31]");
+    let mut engine = machine.rules(&rule("evt.type=dup2", "%fd.num %fd.type %fd.name"));
+    let dup2 = |stale_fds| {
+        let mut event = syscall(PID + 40, "dup2", vec![int(5), int(40)], 40);
+        if let EventKind::Syscall(call) = &mut event.kind {
+            call.stale_fds = stale_fds;
+        }
+        event
+    };
+    let opened = openat(PID + 40, "/etc/hostname", libc::O_RDONLY, 5);
+    let alerts = run(&mut engine, &[opened.clone(), dup2(0)]);
+    assert_eq!(outputs(&alerts), ["40 file /etc/hostname"]);
+    let alerts = run(&mut engine, &[opened, dup2(0b11)]);
+    assert_eq!(outputs(&alerts), ["40 pipe pipe"]);
 }
 
 #[test]

@@ -19,6 +19,7 @@ fn openat() -> RawSyscall {
         ret: 3,
         mem,
         entry_only: false,
+        stale_fds: 0,
     }
 }
 
@@ -34,6 +35,7 @@ fn connect() -> RawSyscall {
         ret: 0,
         mem,
         entry_only: false,
+        stale_fds: 0,
     }
 }
 

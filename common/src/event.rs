@@ -51,6 +51,11 @@ pub struct SyscallEvent {
     /// Reported at entry, without waiting for the result: the driver was told that nothing
     /// reads this syscall's result (`close` kept only for the fd table), which saves a stop.
     pub entry_only: bool,
+    /// Descriptor arguments (bit i: argument i) closed since the driver last reported a call
+    /// that told of them, and maybe reused by a call it does not report: whatever a consumer
+    /// holds for those numbers is out of date. Only a driver asked to leave closes out sets
+    /// these (the eBPF driver's lazy closes); 0 otherwise.
+    pub stale_fds: u8,
 }
 
 impl SyscallEvent {
@@ -305,6 +310,8 @@ pub struct RawSyscall {
     pub mem: [Captured; 6],
     /// Reported at entry; `ret` is not known (see [`SyscallEvent::entry_only`]).
     pub entry_only: bool,
+    /// See [`SyscallEvent::stale_fds`].
+    pub stale_fds: u8,
 }
 
 /// Names of the raw arguments of syscalls without a spec.
@@ -321,6 +328,7 @@ impl RawSyscall {
             mut mem,
             ret,
             entry_only,
+            stale_fds,
             ..
         } = self;
         let decoded = match spec::lookup(id) {
@@ -350,6 +358,7 @@ impl RawSyscall {
             args: decoded,
             ret,
             entry_only,
+            stale_fds,
         })
     }
 }
@@ -425,6 +434,7 @@ mod tests {
             ret,
             mem,
             entry_only: false,
+            stale_fds: 0,
         }
     }
 

@@ -141,6 +141,9 @@ impl Serialize for EventJson<'_> {
                 } else {
                     map.serialize_entry("ret", &sc.ret)?;
                 }
+                if sc.stale_fds != 0 {
+                    map.serialize_entry("stale_fds", &sc.stale_fds)?;
+                }
                 if let Some(e) = sc.errno() {
                     map.serialize_entry("errno", errno::name(e).unwrap_or("?"))?;
                 }

@@ -223,6 +223,10 @@ fn syscall(v: &Value) -> Result<SyscallEvent, String> {
         args,
         ret,
         entry_only,
+        stale_fds: v["stale_fds"]
+            .as_u64()
+            .and_then(|b| u8::try_from(b).ok())
+            .unwrap_or(0),
     })
 }
 

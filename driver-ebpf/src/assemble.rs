@@ -85,6 +85,7 @@ fn raw(entry: SysHalf, exit: Option<SysHalf>) -> RawSyscall {
         ret,
         mem,
         entry_only: entry.entry_only,
+        stale_fds: entry.stale_fds,
     }
 }
 

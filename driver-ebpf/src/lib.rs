@@ -138,13 +138,16 @@ impl EbpfDriver {
         self.reporting.result_filters = filters;
     }
 
-    /// Reports `close` only for descriptors that a reported call returned or was passed (the
-    /// only ones an engine can hold state for), judged in the kernel per process: a close of a
-    /// `dup` result no rule matches, of a pipe or an eventfd, costs no record. Processes
-    /// already running when a `--system` capture starts, and their children, are not judged
-    /// (their descriptors predate the capture); nor are descriptors from 1024 up.
-    pub fn set_known_closes_only(&mut self, on: bool) {
-        self.reporting.known_closes_only = on;
+    /// Leaves `close` out, for a consumer that keeps descriptor state only to name what later
+    /// calls use: the kernel side follows, per process, which descriptors records told of,
+    /// forgets one at its close, and marks a descriptor argument of a later record stale
+    /// ([`SyscallEvent::stale_fds`](lanner_common::event::SyscallEvent::stale_fds)) when it was
+    /// closed (and maybe reused by a call no record tells of) since. An open-and-close loop
+    /// costs one record per round, not two. Processes already running when a `--system`
+    /// capture starts, and their children, still report every close (their descriptors
+    /// predate the capture); so do descriptors from 1024 up.
+    pub fn set_lazy_closes(&mut self, on: bool) {
+        self.reporting.lazy_closes = on;
     }
 
     fn join(&mut self) {

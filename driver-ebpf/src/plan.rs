@@ -37,7 +37,7 @@ fn empty() -> lanner_plan {
         span: 0,
         res_filter: 0,
         fd_marks: 0,
-        close_known: 0,
+        lazy_close: 0,
         pad: [0; 4],
         res_lo: 0,
         res_hi: 0,
@@ -67,8 +67,8 @@ pub struct Reporting {
     pub entry_only: SyscallSet,
     /// Calls left out by their result.
     pub result_filters: Vec<ResultFilter>,
-    /// `close` only for a descriptor a record told of.
-    pub known_closes_only: bool,
+    /// `close` left out; stale descriptor arguments marked instead (`set_lazy_closes`).
+    pub lazy_closes: bool,
 }
 
 /// The plan of one traced syscall.
@@ -76,7 +76,7 @@ pub fn plan_of(id: SyscallId, reporting: &Reporting) -> lanner_plan {
     let Reporting {
         entry_only,
         result_filters: filters,
-        known_closes_only,
+        lazy_closes,
     } = reporting;
     let mut plan = empty();
     if let Some(f) = filters.iter().find(|f| f.id == id) {
@@ -104,17 +104,24 @@ pub fn plan_of(id: SyscallId, reporting: &Reporting) -> lanner_plan {
                 plan.fd_marks |= 1 << i;
             }
         }
-        if spec.flags.contains(SpecFlags::CREATES_FD) || spec.flags.contains(SpecFlags::USES_FD) {
-            // Conservative: a call on a descriptor may return one (fcntl's F_DUPFD); a bit
-            // set for nothing only lets a close through.
+        // The result, where it is always a descriptor. Not for calls whose result is a count
+        // or a flag word (read, fcntl's F_GETFL) or 0 (pipe2, which writes its pair; bpf for
+        // most commands): a bit set for a number the agent holds no state for would hide
+        // that the state it held for it before is stale. fcntl's F_DUPFD result goes unmarked:
+        // its next use is marked stale, and the agent reads /proc.
+        let fd_pair = spec
+            .params
+            .iter()
+            .any(|p| matches!(p.ty, ParamType::FdPair));
+        if spec.flags.contains(SpecFlags::CREATES_FD) && !fd_pair && id.name() != "bpf" {
             plan.fd_marks |= MARK_RESULT;
         }
         if spec.flags.contains(SpecFlags::CLOSES_FD) {
             // Its descriptor is gone, not told of.
             plan.fd_marks = 0;
-            plan.close_known = u8::from(*known_closes_only && id.name() == "close");
+            plan.lazy_close = u8::from(*lazy_closes && id.name() == "close");
         }
-        if !known_closes_only {
+        if !lazy_closes {
             plan.fd_marks = 0;
         }
         plan.exit_caps = u8::from(spec.captures_at_exit());
@@ -186,7 +193,7 @@ pub fn bytes(plan: &lanner_plan) -> [u8; 40] {
     out[16] = plan.span;
     out[17] = plan.res_filter;
     out[18] = plan.fd_marks;
-    out[19] = plan.close_known;
+    out[19] = plan.lazy_close;
     out[24..32].copy_from_slice(&plan.res_lo.to_ne_bytes());
     out[32..40].copy_from_slice(&plan.res_hi.to_ne_bytes());
     out
@@ -266,7 +273,7 @@ mod tests {
     #[test]
     fn descriptors_are_marked_and_closes_judged_only_when_asked() {
         let known = Reporting {
-            known_closes_only: true,
+            lazy_closes: true,
             ..Reporting::default()
         };
         let plans = build(&set("openat,close,pipe2,dup2,execve"), &known);
@@ -276,17 +283,16 @@ mod tests {
             "dirfd and the result"
         );
         assert_eq!(plans[33].fd_marks, 0b11 | MARK_RESULT, "both of dup2's");
-        assert_eq!(
-            plans[293].fd_marks,
-            0b1 | MARK_RESULT,
-            "the pair pipe2 wrote"
-        );
+        assert_eq!(plans[293].fd_marks, 0b1, "the pair pipe2 wrote, not its 0");
         assert_eq!(plans[59].fd_marks, 0, "execve tells of none");
-        assert_eq!((plans[3].close_known, plans[3].fd_marks), (1, 0));
+        assert_eq!((plans[3].lazy_close, plans[3].fd_marks), (1, 0));
         let bytes = bytes(&plans[3]);
         assert_eq!((bytes[18], bytes[19]), (0, 1));
         let plans = build(&set("openat,close"), &Reporting::default());
-        assert_eq!((plans[257].fd_marks, plans[3].close_known), (0, 0));
+        assert_eq!((plans[257].fd_marks, plans[3].lazy_close), (0, 0));
+        let plans = build(&set("read,fcntl"), &known);
+        assert_eq!(plans[0].fd_marks, 0b1, "read's count is no descriptor");
+        assert_eq!(plans[72].fd_marks, 0b1, "nor fcntl's flags");
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct SysHalf {
     pub args: [u64; 6],
     /// Reported at entry, without an exit half.
     pub entry_only: bool,
+    /// Descriptor arguments closed since a record told of them (bit i: argument i).
+    pub stale_fds: u8,
     /// Memory read for some arguments in this half, by argument index (most halves read one
     /// or none: a six-slot array made every record a few hundred bytes to move).
     pub captures: Vec<(u8, Captured)>,
@@ -219,6 +221,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                 ret: sys.ret,
                 args: sys.args,
                 entry_only: sys.entry_only != 0,
+                stale_fds: sys.stale_fds,
                 captures,
             };
             Ok(match hdr.kind {

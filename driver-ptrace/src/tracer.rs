@@ -467,6 +467,7 @@ impl Tracer {
             ret: 0,
             mem: Default::default(),
             entry_only: false,
+            stale_fds: 0,
         };
         capture::at_entry(tid, &mut raw);
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));

@@ -186,7 +186,8 @@ struct {
 	__type(value, __u64);
 } unqueried SEC(".maps");
 
-static __always_inline void submit(void *rec, __u32 size)
+/* Returns whether the record was written. */
+static __always_inline int submit(void *rec, __u32 size)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 zero = 0;
@@ -199,10 +200,12 @@ static __always_inline void submit(void *rec, __u32 size)
 				flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, size & (SCRATCH_REC - 1), flags))
+	if (bpf_ringbuf_output(&events, rec, size & (SCRATCH_REC - 1), flags)) {
 		count(LANNER_CNT_LOST);
-	else
-		count(LANNER_CNT_RECORDS);
+		return 0;
+	}
+	count(LANNER_CNT_RECORDS);
+	return 1;
 }
 
 static __always_inline void fill_hdr(struct lanner_hdr *h, __u16 kind, __u16 abi, __u32 pid,
@@ -428,6 +431,27 @@ static __always_inline void mark_fd(struct lanner_known *known, __s64 fd)
 		__sync_fetch_and_or(word, bit);
 }
 
+/* The descriptor arguments whose bits are clear: closed since a record told the agent of
+ * them, or never told of (the agent reads /proc for those either way). Taken before mark_fds
+ * sets them. */
+static __always_inline __u8 stale_fds(struct lanner_known *known, struct lanner_plan *plan,
+				      __u64 *args)
+{
+	__u8 marks = plan->fd_marks;
+	__u8 stale = 0;
+	if (!known || !(marks & 0x3f))
+		return 0;
+	for (int i = 0; i < 6; i++) {
+		if (!(marks & (1U << i)) || plan->cap[i] == LANNER_CAP_FDPAIR)
+			continue;
+		__u64 bit;
+		__u64 *word = known_word(known, (__s32)args[i], &bit);
+		if (word && !(*word & bit))
+			stale |= 1U << i;
+	}
+	return stale;
+}
+
 /* After a record of the call was written: the descriptors it told the agent of, which the
  * agent may now hold state for (it learns descriptors from records only: their results and
  * arguments, and /proc for an argument it had not seen). Another thread of the process may
@@ -501,13 +525,16 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	}
 	*known_out = known;
 	read_args(regs, abi, args);
-	/* A close of a descriptor no record told the agent of changes nothing it holds: left
-	 * out (`dup` results the rules cannot match, pipes, eventfds... are never reported). */
-	if (plan->close_known && known) {
+	/* A close is not reported: its descriptor's bit is cleared, and the next record that
+	 * uses the number (reopened by a call no record tells of) marks it stale instead. What
+	 * the agent holds for it is harmless meanwhile: nothing refers to a closed descriptor. */
+	if (plan->lazy_close && known) {
 		__u64 bit;
 		__u64 *word = known_word(known, (__s32)args[0], &bit);
-		if (word && !(__sync_fetch_and_and(word, ~bit) & bit))
+		if (word) {
+			__sync_fetch_and_and(word, ~bit);
 			return 0;
+		}
 	}
 	*abi_out = abi;
 	*op_out = 0;
@@ -549,6 +576,8 @@ static __always_inline __u32 sys_record(struct scratch *s, __u16 kind, __u32 abi
 		r->args[i] = args[i];
 	r->ncap = 0;
 	r->entry_only = 0;
+	r->stale_fds = 0;
+	r->pad = 0;
 	return sizeof(struct lanner_sys);
 }
 
@@ -647,11 +676,14 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	}
 	struct lanner_sys *r = (void *)s->rec;
 	r->entry_only = w.plan.entry_only;
+	r->stale_fds = stale_fds(known, &w.plan, w.args);
 	r->ncap = s->ncap;
 	__u32 off = s->cursor;
 	r->hdr.size = off;
-	submit(s->rec, off);
-	mark_fds(known, &w.plan, w.args, 0, 0);
+	/* A lost record told the agent of nothing: its descriptors stay unmarked, so that their
+	 * next use is marked stale. */
+	if (submit(s->rec, off))
+		mark_fds(known, &w.plan, w.args, 0, 0);
 	__u32 failed = s->failed;
 	if (failed && !w.plan.entry_only) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -715,11 +747,14 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	if (w.plan.span && (w.retry || (ret >= 0 && w.plan.exit_caps)))
 		bpf_loop(w.plan.span, capture_arg, &w, 0);
 	struct lanner_sys *r = (void *)s->rec;
+	/* A call with an entry record had its arguments judged there. */
+	if (kind == LANNER_REC_WHOLE)
+		r->stale_fds = stale_fds(known, &w.plan, w.args);
 	r->ncap = s->ncap;
 	__u32 off = s->cursor;
 	r->hdr.size = off;
-	submit(s->rec, off);
-	mark_fds(known, &w.plan, w.args, ret, 1);
+	if (submit(s->rec, off))
+		mark_fds(known, &w.plan, w.args, ret, 1);
 	return 0;
 }
 

@@ -57,7 +57,8 @@ struct lanner_plan {
 	__u8 span;       /* arguments the capture loop visits: 1 + the last with a capture */
 	__u8 res_filter; /* report only results in res_lo..=res_hi (one-record syscalls here) */
 	__u8 fd_marks;   /* LANNER_MARK_*: the descriptors a record of this call tells of */
-	__u8 close_known; /* close(2): reported only for a descriptor a record told of */
+	__u8 lazy_close; /* close(2): not reported (below LANNER_KNOWN_FDS): the descriptor's
+			  * known bit is cleared, and a later record using it marks it stale */
 	__u8 pad[4];
 	__s64 res_lo;
 	__s64 res_hi;
@@ -67,8 +68,10 @@ struct lanner_plan {
  * points to two, written by the call); and: */
 #define LANNER_MARK_RESULT 0x40 /* the result may be a descriptor */
 
-/* Descriptors below this are followed per traced process, for leaving out closes of
- * descriptors the agent never heard of: the value of the `scope` map. */
+/* Descriptors below this are followed per traced process (the value of the `scope` map): a
+ * bit is set when a record tells the agent of the descriptor and cleared when it is closed, so
+ * closes need no record; a record whose descriptor argument has its bit clear marks it stale
+ * (what the agent holds for that number is out of date). */
 #define LANNER_KNOWN_FDS 1024
 struct lanner_known {
 	__u64 bits[LANNER_KNOWN_FDS / 64];
@@ -100,7 +103,9 @@ struct lanner_sys {
 	__s64 ret;   /* exit records */
 	__u64 args[6];
 	__u32 ncap;  /* struct lanner_cap items that follow */
-	__u32 entry_only;
+	__u8 entry_only;
+	__u8 stale_fds; /* bit i: descriptor argument i was closed since a record told of it */
+	__u16 pad;
 };
 
 enum lanner_cap_status {

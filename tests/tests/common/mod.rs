@@ -67,25 +67,25 @@ pub fn use_result_filters(filters: Vec<lanner_common::ResultFilter>) {
 
 thread_local! {
     /// Whether this test thread's eBPF drivers leave out closes of descriptors never told of.
-    static KNOWN_CLOSES_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LAZY_CLOSES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Makes this test thread's eBPF drivers report closes only of descriptors a call told of.
-pub fn use_known_closes_only(on: bool) {
-    KNOWN_CLOSES_ONLY.with(|k| k.set(on));
+/// Makes this test thread's eBPF drivers leave closes out and mark stale descriptors instead.
+pub fn use_lazy_closes(on: bool) {
+    LAZY_CLOSES.with(|k| k.set(on));
 }
 
 /// A new driver of this thread's kind.
 pub fn new_driver() -> Box<dyn Driver> {
     let filters = FILTERS.with(|f| f.borrow().clone());
-    let known_closes_only = KNOWN_CLOSES_ONLY.with(std::cell::Cell::get);
+    let lazy_closes = LAZY_CLOSES.with(std::cell::Cell::get);
     let ebpf = |mode| {
         let mut driver = lanner_driver_ebpf::EbpfDriver::new(lanner_driver_ebpf::Options {
             mode,
             ..Default::default()
         });
         driver.set_result_filters(filters.clone());
-        driver.set_known_closes_only(known_closes_only);
+        driver.set_lazy_closes(lazy_closes);
         Box::new(driver) as Box<dyn Driver>
     };
     match driver_kind() {

@@ -452,6 +452,9 @@ impl State {
     }
 
     fn syscall(&mut self, pid: u32, call: &SyscallEvent) {
+        if call.stale_fds != 0 {
+            self.forget_stale_fds(pid, call);
+        }
         let ops = ops::of(call.id);
         // `close` is judged without its result (it may be traced at entry only); the fd is
         // gone whatever it returns. Any other failed call changed nothing.
@@ -607,6 +610,20 @@ impl State {
             }
             _ if fds => self.fd_call(pid, ops, call, ret, used),
             _ => {}
+        }
+    }
+
+    /// Forgets what the table holds for descriptor arguments the driver marked stale: closed
+    /// since it last told of them (it left the close out), and maybe reused since by a call it
+    /// does not report. Their next lookup reads /proc, as for a descriptor never seen.
+    fn forget_stale_fds(&mut self, pid: u32, call: &SyscallEvent) {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return;
+        };
+        for i in (0..6u8).filter(|i| call.stale_fds & (1 << i) != 0) {
+            if let Some(old) = arg_fd(call, i).and_then(|fd| process.fds.remove(fd)) {
+                self.buffers.recycle(old);
+            }
         }
     }
 
@@ -940,6 +957,7 @@ mod tests {
                 .collect(),
             ret: 0,
             entry_only: false,
+            stale_fds: 0,
         }
     }
 
