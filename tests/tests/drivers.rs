@@ -360,6 +360,29 @@ fn closes_are_left_out_when_asked_and_later_uses_marked_stale() {
     assert_eq!(dup2s[0].1, 40);
     assert_eq!(dup2s[0].2, 0b11, "{dup2s:?}");
     assert_eq!((dup2s[1].1, dup2s[1].2), (41, 0b10), "{dup2s:?}");
+
+    // An exec closes close-on-exec descriptors with no close call (and fcntl made this one
+    // so, unseen): after it every number is stale until a record tells of it again.
+    use_lazy_closes(true);
+    let exec = trace(
+        command([FX_REUSE, "exec"]),
+        &set("openat,dup2,close,execve"),
+    );
+    use_lazy_closes(false);
+    exec.check_invariants();
+    assert_eq!(
+        exec.status,
+        Some(ExitStatus::Code(0)),
+        "the pipe took the number the exec closed: {:#?}",
+        exec.events
+    );
+    let dup2s: Vec<(i64, i64, u8)> = exec
+        .syscalls("dup2")
+        .map(|(_, sc)| (int_arg(sc, "oldfd"), int_arg(sc, "newfd"), sc.stale_fds))
+        .collect();
+    assert_eq!(dup2s.len(), 2, "{:#?}", exec.events);
+    // Before the exec, 50 was never told of; after it, 50 is a pipe's, whatever was told.
+    assert_eq!(dup2s[1], (50, 40, 0b11), "{dup2s:?}");
 }
 
 fn only_the_interest_set_is_reported_and_nothing_else_stops() {

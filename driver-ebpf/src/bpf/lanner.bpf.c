@@ -431,25 +431,24 @@ static __always_inline void mark_fd(struct lanner_known *known, __s64 fd)
 		__sync_fetch_and_or(word, bit);
 }
 
-/* The descriptor arguments whose bits are clear: closed since a record told the agent of
- * them, or never told of (the agent reads /proc for those either way). Taken before mark_fds
- * sets them. */
-static __always_inline __u8 stale_fds(struct lanner_known *known, struct lanner_plan *plan,
-				      __u64 *args)
+/* Sets r->stale_fds: the descriptor arguments whose bits are clear (closed since a record told
+ * the agent of them, or never told of: the agent reads /proc for those either way). Taken
+ * before mark_fds sets them. The bits are or-ed into the record, in map memory, rather than
+ * gathered in a register: the verifier would follow every combination of them apart. */
+static __always_inline void mark_stale(struct lanner_sys *r, struct lanner_known *known,
+				       struct lanner_plan *plan, __u64 *args)
 {
 	__u8 marks = plan->fd_marks;
-	__u8 stale = 0;
 	if (!known || !(marks & 0x3f))
-		return 0;
+		return;
 	for (int i = 0; i < 6; i++) {
 		if (!(marks & (1U << i)) || plan->cap[i] == LANNER_CAP_FDPAIR)
 			continue;
 		__u64 bit;
 		__u64 *word = known_word(known, (__s32)args[i], &bit);
 		if (word && !(*word & bit))
-			stale |= 1U << i;
+			r->stale_fds |= 1U << i;
 	}
-	return stale;
 }
 
 /* After a record of the call was written: the descriptors it told the agent of, which the
@@ -676,7 +675,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	}
 	struct lanner_sys *r = (void *)s->rec;
 	r->entry_only = w.plan.entry_only;
-	r->stale_fds = stale_fds(known, &w.plan, w.args);
+	mark_stale(r, known, &w.plan, w.args);
 	r->ncap = s->ncap;
 	__u32 off = s->cursor;
 	r->hdr.size = off;
@@ -747,9 +746,8 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	if (w.plan.span && (w.retry || (ret >= 0 && w.plan.exit_caps)))
 		bpf_loop(w.plan.span, capture_arg, &w, 0);
 	struct lanner_sys *r = (void *)s->rec;
-	/* A call with an entry record had its arguments judged there. */
-	if (kind == LANNER_REC_WHOLE)
-		r->stale_fds = stale_fds(known, &w.plan, w.args);
+	/* (An exit record's marks are not read: a call with an entry record was judged there.) */
+	mark_stale(r, known, &w.plan, w.args);
 	r->ncap = s->ncap;
 	__u32 off = s->cursor;
 	r->hdr.size = off;
@@ -1018,6 +1016,16 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 	struct scratch *s = scratch_area(SLOT_SCHED);
 	if (!s)
 		return 0;
+	/* The exec closed the close-on-exec descriptors without a close call, and the agent
+	 * cannot tell every one of them (fcntl's F_SETFD is not traced): none is known any more,
+	 * so that the next use of each is marked stale and the agent asks /proc. */
+	if (!system_wide) {
+		struct lanner_known *known = bpf_map_lookup_elem(&scope, &tgid);
+		if (known) {
+			for (int i = 0; i < LANNER_KNOWN_FDS / 64; i++)
+				known->bits[i] = 0;
+		}
+	}
 	struct lanner_exec *r = (void *)s->rec;
 	fill_hdr(&r->hdr, LANNER_REC_EXEC, 0, tgid, BPF_CORE_READ(task, pid));
 	r->former_tid = old_pid;
