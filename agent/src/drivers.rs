@@ -59,6 +59,7 @@ fn ptrace_driver(calls: &Reporting) -> Box<dyn Driver> {
     let mut driver = lanner_driver_ptrace::PtraceDriver::new();
     driver.set_entry_only(calls.entry_only);
     driver.set_result_filters(calls.result_filters.clone());
+    driver.set_lazy_closes(calls.lazy_closes);
     Box::new(driver)
 }
 
@@ -84,10 +85,8 @@ pub struct Reporting {
     /// Calls no rule could match by their result, which a driver may leave out.
     pub result_filters: Vec<lanner_common::ResultFilter>,
     /// `close` may be left out, descriptors used after a close marked stale instead (the eBPF
-    /// driver follows descriptors in the kernel; the ptrace driver, stopped at every close
-    /// already, reports them all).
-    // Read by the eBPF driver only, which the ptrace-only build leaves out.
-    #[cfg_attr(not(feature = "ebpf"), allow(dead_code))]
+    /// driver follows descriptors in the kernel; the ptrace driver compares the files they
+    /// refer to and does not stop at closes).
     pub lazy_closes: bool,
 }
 

@@ -7,6 +7,7 @@
 //! See `tracer` for how each kind of stop is handled.
 
 mod capture;
+mod files;
 pub mod filter;
 mod memory;
 mod probe;
@@ -70,6 +71,15 @@ impl PtraceDriver {
     /// when no rule matches `close`: the fd table drops the fd whatever close returns).
     pub fn set_entry_only(&mut self, set: SyscallSet) {
         self.reporting.entry_only = set;
+    }
+
+    /// Leaves `close` out: not traced at all, so no stop; a later reported call whose
+    /// descriptor argument refers to another file than the consumer was told of marks it
+    /// stale ([`SyscallEvent::stale_fds`](lanner_common::event::SyscallEvent::stale_fds)), for a
+    /// consumer that keeps descriptor state only to name what later calls use. The tracer
+    /// `stat`s the `/proc` link of each descriptor a reported call uses or returns instead.
+    pub fn set_lazy_closes(&mut self, on: bool) {
+        self.reporting.lazy_closes = on;
     }
 
     /// Calls to leave out by their result (no rule could match them). ptrace cannot judge a

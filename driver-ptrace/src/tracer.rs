@@ -40,6 +40,7 @@ use lanner_common::time::boottime_ns;
 use lanner_common::{DriverError, SyscallSet};
 
 use crate::capture;
+use crate::files;
 use crate::filter::{self, InstallableFilter};
 use crate::spawn::{self, Child};
 use crate::sys::{self, SyscallInfo, Wait};
@@ -87,6 +88,8 @@ pub type StartResult = Result<i32, DriverError>;
 #[derive(Debug)]
 struct Pending {
     raw: RawSyscall,
+    /// The files its descriptor arguments referred to at entry (lazy closes only).
+    arg_files: files::ArgFiles,
 }
 
 #[derive(Debug)]
@@ -155,6 +158,8 @@ pub struct Tracer {
     syscall_info: bool,
     /// The consumer hung up: keep the tracees running, stop producing.
     consumer_gone: bool,
+    /// What each process's consumer was told its descriptors were (lazy closes only).
+    told: Option<files::Told>,
     /// Start still to be reported, with the child whose exec we wait for.
     starting: Option<(
         Child,
@@ -171,6 +176,8 @@ pub struct Reporting {
     /// Calls left out by their result (no rule could match them): judged at the exit stop,
     /// before any memory is read for them; counted as filtered, not seen.
     pub result_filters: Vec<lanner_common::ResultFilter>,
+    /// `close` is not traced; later uses of a closed number are marked stale (see `files`).
+    pub lazy_closes: bool,
 }
 
 impl Tracer {
@@ -186,7 +193,13 @@ impl Tracer {
         syscall_info: bool,
     ) {
         let program = command.argv.first().cloned().unwrap_or_default();
-        let filter = match filter::build(&interest) {
+        let mut stopping = interest;
+        if reporting.lazy_closes {
+            if let Some(close) = SyscallId::from_name("close") {
+                stopping.remove(close);
+            }
+        }
+        let filter = match filter::build(&stopping) {
             Ok(program) => InstallableFilter::new(program),
             Err(err) => {
                 let _ = started.send(Err(DriverError::Internal(err.to_string())));
@@ -225,7 +238,11 @@ impl Tracer {
             syscall_info,
             consumer_gone: false,
             starting: Some((child, started, program)),
+            told: None,
         };
+        if tracer.reporting.lazy_closes {
+            tracer.told = Some(files::Told::default());
+        }
         tracer.add_task(root, root, true);
         tracer.trace();
     }
@@ -472,9 +489,17 @@ impl Tracer {
         capture::at_entry(tid, &mut raw);
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        // Judged here, while the descriptors are as the call finds them.
+        let mut arg_files = files::ArgFiles::default();
+        if let Some(told) = &self.told {
+            (raw.stale_fds, arg_files) = told.judge(tgid, tid, &raw);
+        }
         // One stop instead of two when nothing needs the result (and nothing is read at exit).
         if no_return || (self.reporting.entry_only.contains(id) && !capture::wants_exit(&raw)) {
             raw.entry_only = true;
+            if let Some(told) = &mut self.told {
+                told.told(tgid, tid, &raw, &arg_files);
+            }
             self.send(Record::Syscall {
                 ts: ts_entry,
                 pid: tgid as u32,
@@ -484,7 +509,7 @@ impl Tracer {
             return self.resume(tid, 0);
         }
         if let Some(task) = self.tasks.get_mut(&tid) {
-            if let Some(stale) = task.pending.replace(Pending { raw }) {
+            if let Some(stale) = task.pending.replace(Pending { raw, arg_files }) {
                 tracing::debug!(tid, "syscall {:?} never reported its exit", stale.raw.id);
                 self.dropped(tgid, tid, "a syscall's exit was never reported");
             }
@@ -544,6 +569,9 @@ impl Tracer {
             if capture::wants_exit(&pending.raw) {
                 capture::at_exit(tid, &mut pending.raw);
             }
+            if let Some(told) = &mut self.told {
+                told.told(tgid, tid, &pending.raw, &pending.arg_files);
+            }
             self.send(Record::Syscall {
                 ts: boottime_ns(),
                 pid: tgid as u32,
@@ -576,6 +604,11 @@ impl Tracer {
             // Its first stop came first and guessed the tgid from /proc; make sure.
             Some(task) => task.tgid = child_pid,
             None => self.add_task(child, child_pid, false),
+        }
+        if !thread {
+            if let Some(told) = &mut self.told {
+                told.forked(parent_tgid, child_pid);
+            }
         }
         self.event(
             parent_tgid,
@@ -664,6 +697,11 @@ impl Tracer {
             return;
         }
         let tgid = task.as_ref().map_or(tid, |t| t.tgid);
+        if tid == tgid {
+            if let Some(told) = &mut self.told {
+                told.ended(tgid);
+            }
+        }
         if task.is_some_and(|t| t.pending.is_some()) {
             self.dropped(tgid, tid, "the task died before its syscall returned");
         }

@@ -286,10 +286,10 @@ fn calls_outside_a_result_filter_are_left_out() {
     );
 }
 
-/// Closes, asked or not: every one is reported unless the driver is asked to leave them out
-/// (the eBPF driver, then, reports none and marks a later use of a closed number stale instead;
-/// the ptrace driver has no such option: its stop at a close comes before anything could be
-/// left out).
+/// Closes, asked or not: every one is reported unless the driver is asked to leave them out;
+/// then none is, and a later use of a closed number is marked stale instead (the eBPF driver
+/// follows closes in the kernel; the ptrace driver does not stop at them, and compares the file
+/// a descriptor refers to with the one it last told of).
 fn closes_are_left_out_when_asked_and_later_uses_marked_stale() {
     let _lock = require_driver!();
     let interest = set("openat,dup2,close");
@@ -330,10 +330,6 @@ fn closes_are_left_out_when_asked_and_later_uses_marked_stale() {
         "marks only when asked: {:#?}",
         reuse.events
     );
-    if driver_kind() == Kind::Ptrace {
-        return;
-    }
-
     use_lazy_closes(true);
     let lazy = trace(command([FX_CLOSES]), &interest);
     let reuse = trace(command([FX_REUSE]), &interest);

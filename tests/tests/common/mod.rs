@@ -70,7 +70,7 @@ thread_local! {
     static LAZY_CLOSES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Makes this test thread's eBPF drivers leave closes out and mark stale descriptors instead.
+/// Makes this test thread's drivers leave closes out and mark stale descriptors instead.
 pub fn use_lazy_closes(on: bool) {
     LAZY_CLOSES.with(|k| k.set(on));
 }
@@ -92,6 +92,7 @@ pub fn new_driver() -> Box<dyn Driver> {
         Kind::Ptrace => {
             let mut driver = PtraceDriver::new();
             driver.set_result_filters(filters.clone());
+            driver.set_lazy_closes(lazy_closes);
             Box::new(driver)
         }
         Kind::Ebpf => ebpf(None),

@@ -1,0 +1,194 @@
+//! Lazy closes: `close` is not traced at all (no stop), and a later reported call whose
+//! descriptor argument no longer refers to the file the consumer was last told of marks that
+//! argument stale ([`SyscallEvent::stale_fds`](lanner_common::event::SyscallEvent::stale_fds)),
+//! as the eBPF driver does.
+//!
+//! The eBPF driver sees every close in the kernel and clears a bit; a tracer that does not stop
+//! at closes cannot. Instead it remembers, per process, which file (device and inode, from
+//! `/proc/TID/fd/N`) each descriptor referred to when a reported call told the consumer of it,
+//! and compares at the next reported call that uses the number, while the tracee is stopped at
+//! that call's entry: a different file, or none, means the descriptor was closed and the
+//! number reused since (a pipe, an eventfd, `fcntl(F_DUPFD)`: calls that are not reported).
+//! The same file reopened under the same number is not told apart: the consumer's name for it
+//! is still right, though not the flags it was opened with. Anonymous inodes of one kind
+//! (eventfds, say) share an inode, so one replacing another is not told apart either.
+//!
+//! The cost is a `stat` of a `/proc` link per descriptor a reported call uses or returns,
+//! against a stop at every close: an open+close loop stops twice per round instead of three
+//! times.
+
+use std::os::unix::fs::MetadataExt;
+
+use lanner_common::event::{Captured, RawSyscall};
+use lanner_common::spec::{self, ParamType, SpecFlags};
+use rustc_hash::FxHashMap;
+
+/// Which file a descriptor refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+/// The file descriptor `fd` of task `tid` refers to now; `None` when it is not open.
+fn file_id(tid: i32, fd: i32) -> Option<FileId> {
+    let meta = std::fs::metadata(format!("/proc/{tid}/fd/{fd}")).ok()?;
+    Some(FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
+}
+
+/// The files of a call's descriptor arguments at its entry, by argument index.
+pub type ArgFiles = [Option<FileId>; 6];
+
+/// Descriptor arguments (not the pairs a call writes) of a call.
+fn fd_params(raw: &RawSyscall) -> impl Iterator<Item = (usize, i32)> + '_ {
+    let params = raw
+        .id
+        .and_then(spec::lookup)
+        .map_or(&[][..], |spec| spec.params);
+    params
+        .iter()
+        .enumerate()
+        .take(6)
+        .filter(|(_, p)| matches!(p.ty, ParamType::Fd | ParamType::DirFd))
+        .filter_map(|(i, _)| {
+            // An `int` argument: the low 32 bits (AT_FDCWD arrives as 0xffffff9c from i386).
+            let fd = raw.args[i] as u32 as i32;
+            (fd >= 0).then_some((i, fd))
+        })
+}
+
+/// What each traced process's consumer was told its descriptors were.
+#[derive(Debug, Default)]
+pub struct Told {
+    by_process: FxHashMap<i32, FxHashMap<i32, FileId>>,
+}
+
+impl Told {
+    /// At a call's entry stop: the files its descriptor arguments refer to, and which of them
+    /// are stale (bit i: argument i refers to another file than the consumer was told of, or to
+    /// a descriptor it was never told of).
+    pub fn judge(&self, tgid: i32, tid: i32, raw: &RawSyscall) -> (u8, ArgFiles) {
+        let mut files = ArgFiles::default();
+        let mut stale = 0u8;
+        let told = self.by_process.get(&tgid);
+        for (i, fd) in fd_params(raw) {
+            let now = file_id(tid, fd);
+            files[i] = now;
+            if now.is_none() || told.and_then(|t| t.get(&fd)) != now.as_ref() {
+                stale |= 1 << i;
+            }
+        }
+        (stale, files)
+    }
+
+    /// The call's record was sent: the consumer now knows its descriptor arguments (as they
+    /// were at entry) and the descriptors it returned or wrote.
+    pub fn told(&mut self, tgid: i32, tid: i32, raw: &RawSyscall, args: &ArgFiles) {
+        let told = self.by_process.entry(tgid).or_default();
+        for (i, fd) in fd_params(raw) {
+            match args[i] {
+                Some(file) => told.insert(fd, file),
+                None => told.remove(&fd),
+            };
+        }
+        if raw.entry_only || raw.ret < 0 {
+            return;
+        }
+        let Some(spec) = raw.id.and_then(spec::lookup) else {
+            return;
+        };
+        if !spec.flags.contains(SpecFlags::CREATES_FD) {
+            return;
+        }
+        let mut learn = |fd: i32| match file_id(tid, fd) {
+            Some(file) => told.insert(fd, file),
+            None => told.remove(&fd),
+        };
+        let pair = spec
+            .params
+            .iter()
+            .position(|p| matches!(p.ty, ParamType::FdPair));
+        match pair {
+            // pipe2, socketpair: the pair the call wrote (its result is 0).
+            Some(i) => {
+                if let Some(Captured::Bytes(bytes)) = raw.mem.get(i) {
+                    for half in bytes.chunks_exact(4).take(2) {
+                        let mut fd = [0u8; 4];
+                        fd.copy_from_slice(half);
+                        learn(i32::from_ne_bytes(fd));
+                    }
+                }
+            }
+            // bpf returns a descriptor for some commands only.
+            None if spec.name == "bpf" => {}
+            None => {
+                if let Ok(fd) = i32::try_from(raw.ret) {
+                    learn(fd);
+                }
+            }
+        }
+    }
+
+    /// A new process (not a thread) starts with a copy of its parent's descriptors.
+    pub fn forked(&mut self, parent: i32, child: i32) {
+        if let Some(told) = self.by_process.get(&parent) {
+            let copy = told.clone();
+            self.by_process.insert(child, copy);
+        }
+    }
+
+    /// The process has ended.
+    pub fn ended(&mut self, tgid: i32) {
+        self.by_process.remove(&tgid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lanner_common::syscalls::SyscallId;
+    use std::os::fd::AsRawFd;
+
+    fn call(name: &str, args: [u64; 6], ret: i64) -> RawSyscall {
+        RawSyscall {
+            id: SyscallId::from_name(name),
+            args,
+            ret,
+            ..Default::default()
+        }
+    }
+
+    /// Our own descriptors, judged as a tracer judges a tracee's.
+    #[test]
+    fn a_number_reused_for_another_file_is_stale_and_the_same_file_is_not() {
+        let me = std::process::id() as i32;
+        let file = std::fs::File::open("/etc/hostname").expect("open");
+        let fd = file.as_raw_fd();
+        let mut told = Told::default();
+        let dup = call("dup", [fd as u64, 0, 0, 0, 0, 0], 0);
+        let (stale, files) = told.judge(me, me, &dup);
+        assert_eq!(stale, 1, "never told of");
+        told.told(me, me, &dup, &files);
+        assert_eq!(told.judge(me, me, &dup).0, 0, "the same file");
+
+        // Another file takes the number.
+        let other = std::fs::File::open("/proc/self/stat").expect("open");
+        // SAFETY: dup2 onto our own descriptor, which `file` owns and still closes once.
+        assert_eq!(unsafe { libc::dup2(other.as_raw_fd(), fd) }, fd);
+        assert_eq!(told.judge(me, me, &dup).0, 1, "another file");
+
+        // A process forked with a copy keeps what its parent was told; an ended one nothing.
+        told.forked(me, me + 1_000_000);
+        told.ended(me);
+        assert_eq!(told.by_process.len(), 1);
+        let at_cwd = call("openat", [(-100i64) as u64, 0, 0, 0, 0, 0], 0);
+        assert_eq!(
+            told.judge(me, me, &at_cwd).0,
+            0,
+            "AT_FDCWD is no descriptor"
+        );
+    }
+}
