@@ -23,7 +23,7 @@ pub struct Reloader {
     pub traced: SyscallSet,
     /// The syscalls the driver reports at entry only (no return value).
     pub entry_only: SyscallSet,
-    /// `close` may be left out (the eBPF driver's lazy closes).
+    /// `close` is left out by the driver (lazy closes).
     pub lazy_closes: bool,
     /// The calls the driver leaves out by their result.
     pub result_filters: Vec<lanner_common::ResultFilter>,
@@ -81,8 +81,8 @@ impl Reloader {
         }
         if self.lazy_closes && at_entry.contains(&"close") {
             tracing::warn!(
-                "the reloaded rules match close, which this run's eBPF driver leaves out (it \
-                 marks later uses of closed descriptors instead); restart the agent to see closes"
+                "the reloaded rules match close, which this run leaves out (the driver marks \
+                 later uses of closed descriptors instead); restart the agent to see closes"
             );
         }
         // A filter set at start that hides results the reloaded rules can match.
