@@ -242,35 +242,31 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
         }
         REC_EXEC => {
             let exec: lanner_exec = read(data, 0, "exec")?;
+            // Three byte strings follow, each padded to 8.
             let mut off = std::mem::size_of::<lanner_exec>();
-            let exe_len = exec.exe_len as usize;
-            let exe = data.get(off..off + exe_len).ok_or(Malformed {
-                what: "exec path",
-                len: data.len(),
-            })?;
-            off += pad8(exe_len);
-            let args_len = exec.args_len as usize;
-            let args = data.get(off..off + args_len).ok_or(Malformed {
-                what: "exec argv",
-                len: data.len(),
-            })?;
-            off += pad8(args_len);
-            let cgroup_len = exec.cgroup_len as usize;
-            let cgroup = data.get(off..off + cgroup_len).ok_or(Malformed {
-                what: "exec cgroup",
-                len: data.len(),
-            })?;
+            let mut next = |len: u32, what: &'static str| {
+                let len = len as usize;
+                let bytes = data.get(off..off + len).ok_or(Malformed {
+                    what,
+                    len: data.len(),
+                })?;
+                off += pad8(len);
+                Ok::<_, Malformed>(bytes)
+            };
+            let exe = next(exec.exe_len, "exec path")?;
+            let args = next(exec.args_len, "exec argv")?;
+            let cgroup = next(exec.cgroup_len, "exec cgroup")?;
             Ok(Record::Exec {
                 hdr: header(&exec.hdr),
                 former_tid: exec.former_tid,
-                exe: (exe_len > 0).then(|| exe.to_vec()),
+                exe: (!exe.is_empty()).then(|| exe.to_vec()),
                 args: args.to_vec(),
                 creds: Creds {
                     uids: exec.uids,
                     gids: exec.gids,
                     caps: exec.caps,
                 },
-                cgroup: (cgroup_len > 0).then(|| cgroup.to_vec()),
+                cgroup: (!cgroup.is_empty()).then(|| cgroup.to_vec()),
             })
         }
         REC_TASK_EXIT => {
