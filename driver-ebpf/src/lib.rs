@@ -143,9 +143,9 @@ impl EbpfDriver {
     /// forgets one at its close, and marks a descriptor argument of a later record stale
     /// ([`SyscallEvent::stale_fds`](lanner_common::event::SyscallEvent::stale_fds)) when it was
     /// closed (and maybe reused by a call no record tells of) since. An open-and-close loop
-    /// costs one record per round, not two. Processes already running when a `--system`
-    /// capture starts, and their children, still report every close (their descriptors
-    /// predate the capture); so do descriptors from 1024 up.
+    /// costs one record per round, not two. A `--system` capture still reports every close
+    /// (it keeps no descriptor set per process: most processes' descriptors predate it); so
+    /// do descriptors from 1024 up.
     pub fn set_lazy_closes(&mut self, on: bool) {
         self.reporting.lazy_closes = on;
     }
