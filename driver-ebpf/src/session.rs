@@ -113,6 +113,13 @@ fn load<'obj>(
     // The fentry probe program is for `probe` alone (a kernel that refuses trampolines must
     // not fail the load of everything else).
     open.progs.lanner_fentry_probe.set_autoload(false);
+    // Only the attach mode's syscall programs: each pair costs the verifier about as much as
+    // all the others together (half of the driver's start-up).
+    let raw = setup.mode == AttachMode::Raw;
+    open.progs.lanner_sys_enter.set_autoload(raw);
+    open.progs.lanner_sys_exit.set_autoload(raw);
+    open.progs.lanner_tp_enter.set_autoload(!raw);
+    open.progs.lanner_tp_exit.set_autoload(!raw);
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.agent_tgid = std::process::id();
         rodata.system_wide = u32::from(matches!(setup.target, Target::System));
@@ -280,15 +287,18 @@ fn recursion_misses(skel: &LannerSkel<'_>) -> u64 {
     use std::os::fd::{AsFd, AsRawFd};
     let progs = &skel.progs;
     [
-        progs.lanner_sys_enter.as_fd().as_raw_fd(),
-        progs.lanner_sys_exit.as_fd().as_raw_fd(),
-        progs.lanner_tp_enter.as_fd().as_raw_fd(),
-        progs.lanner_tp_exit.as_fd().as_raw_fd(),
-        progs.lanner_fork.as_fd().as_raw_fd(),
-        progs.lanner_exec.as_fd().as_raw_fd(),
-        progs.lanner_task_exit.as_fd().as_raw_fd(),
+        &progs.lanner_sys_enter,
+        &progs.lanner_sys_exit,
+        &progs.lanner_tp_enter,
+        &progs.lanner_tp_exit,
+        &progs.lanner_fork,
+        &progs.lanner_exec,
+        &progs.lanner_task_exit,
     ]
     .iter()
+    // Only the loaded ones have a descriptor (the other attach mode's pair is not loaded).
+    .filter(|prog| prog.autoload())
+    .map(|prog| prog.as_fd().as_raw_fd())
     .filter_map(|fd| std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok())
     .filter_map(|info| {
         info.lines()
