@@ -214,6 +214,67 @@ fn per_syscall_mode_raises_the_alert_and_names_its_blind_spot() {
     }
 }
 
+/// A whole-system capture leaves closes out too: each process gets its set of known
+/// descriptors at its first traced call (or a copy of its parent's at fork).
+#[test]
+fn system_capture_leaves_closes_out() {
+    let _lock = serial();
+    if !ebpf_available() {
+        return;
+    }
+    let events = std::env::temp_dir().join(format!("lanner-system-{}.jsonl", std::process::id()));
+    let mut agent = Command::new(LANNER)
+        .args(["run", "--driver", "ebpf", "--system", "--events-out"])
+        .arg(&events)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lanner starts");
+    // Until the agent (which needs a moment to load) has seen a cat: then a few more.
+    let seen_cat =
+        || std::fs::read_to_string(&events).is_ok_and(|text| text.contains(r#""argv":["cat","#));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !seen_cat() && Instant::now() < deadline {
+        let status = Command::new("cat")
+            .arg("/etc/hostname")
+            .stdout(Stdio::null())
+            .status()
+            .expect("cat");
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for _ in 0..3 {
+        let _ = Command::new("cat")
+            .arg("/etc/hostname")
+            .stdout(Stdio::null())
+            .status();
+    }
+    // SAFETY: kill(2) on the agent's pid.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGINT) };
+    assert!(agent.wait().expect("agent ends").success());
+    let text = std::fs::read_to_string(&events).expect("events file");
+    std::fs::remove_file(&events).ok();
+    let parsed: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let cats: std::collections::HashSet<u64> = parsed
+        .iter()
+        .filter(|e| e["type"] == "exec" && e["argv"][0] == "cat")
+        .filter_map(|e| e["pid"].as_u64())
+        .collect();
+    assert!(!cats.is_empty(), "no cat seen");
+    let of_cats = |call: &str| {
+        parsed
+            .iter()
+            .filter(|e| e["syscall"] == call)
+            .filter(|e| e["pid"].as_u64().is_some_and(|pid| cats.contains(&pid)))
+            .count()
+    };
+    assert!(of_cats("openat") > 0, "cat's opens are reported");
+    assert_eq!(of_cats("close"), 0, "cat's closes are left out");
+}
+
 /// The driver leaves closes out only while no rule matches them: with one that does, every
 /// close is reported, with the state of the descriptor it closes.
 #[test]

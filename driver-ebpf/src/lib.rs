@@ -143,9 +143,10 @@ impl EbpfDriver {
     /// forgets one at its close, and marks a descriptor argument of a later record stale
     /// ([`SyscallEvent::stale_fds`](lanner_common::event::SyscallEvent::stale_fds)) when it was
     /// closed (and maybe reused by a call no record tells of) since. An open-and-close loop
-    /// costs one record per round, not two. A `--system` capture still reports every close
-    /// (it keeps no descriptor set per process: most processes' descriptors predate it); so
-    /// do descriptors from 1024 up.
+    /// costs one record per round, not two. Whole-system, a process gets its set at its first
+    /// traced call (none known: the agent reads /proc for what it opened before) or a copy of
+    /// its parent's at fork; one the map has no room for reports every close, as do
+    /// descriptors from 1024 up.
     pub fn set_lazy_closes(&mut self, on: bool) {
         self.reporting.lazy_closes = on;
     }

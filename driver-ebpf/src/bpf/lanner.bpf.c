@@ -68,9 +68,10 @@ struct {
 	__type(value, struct lanner_plan);
 } plans SEC(".maps");
 
-/* The traced processes (tgids), when not system-wide, with the descriptors records told the
- * agent of (see mark_fds). Allocated as processes start: preallocating 64 K entries of them
- * would hold ~12 MiB of kernel memory for nothing. */
+/* The traced processes (tgids) with the descriptors records told the agent of (see mark_fds);
+ * system-wide, every process that made a traced call (the scope is then everything). Allocated
+ * as processes start: preallocating 64 K entries of them would hold ~12 MiB of kernel memory
+ * for nothing. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -513,14 +514,19 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	if (!at_entry && plan->entry_only)
 		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct lanner_known *known = 0;
+	struct lanner_known *known = bpf_map_lookup_elem(&scope, &tgid);
 	if (system_wide) {
 		if (tgid == agent_tgid)
 			return 0;
-	} else {
-		known = bpf_map_lookup_elem(&scope, &tgid);
-		if (!known)
-			return 0;
+		/* Whole-system: a process gets its set of known descriptors at its first traced
+		 * call (none known: what it opened before, the agent reads from /proc). A full map
+		 * leaves it without one: its closes are reported, its descriptors never marked. */
+		if (!known) {
+			bpf_map_update_elem(&scope, &tgid, &no_fds, BPF_NOEXIST);
+			known = bpf_map_lookup_elem(&scope, &tgid);
+		}
+	} else if (!known) {
+		return 0;
 	}
 	*known_out = known;
 	read_args(regs, abi, args);
@@ -815,6 +821,11 @@ int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 	if (system_wide) {
 		if (ptgid == agent_tgid)
 			return 0;
+		/* A child starts with a copy of its parent's set, as the agent's state does (a
+		 * parent without one: the child gets its own at its first traced call). */
+		parent_known = bpf_map_lookup_elem(&scope, &ptgid);
+		if (parent_known && ctgid != ptgid)
+			bpf_map_update_elem(&scope, &ctgid, parent_known, BPF_ANY);
 	} else if (!(parent_known = bpf_map_lookup_elem(&scope, &ptgid))) {
 		__u32 zero = 0;
 		__u32 *sp = bpf_map_lookup_elem(&spawner, &zero);
@@ -1019,12 +1030,10 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 	/* The exec closed the close-on-exec descriptors without a close call, and the agent
 	 * cannot tell every one of them (fcntl's F_SETFD is not traced): none is known any more,
 	 * so that the next use of each is marked stale and the agent asks /proc. */
-	if (!system_wide) {
-		struct lanner_known *known = bpf_map_lookup_elem(&scope, &tgid);
-		if (known) {
-			for (int i = 0; i < LANNER_KNOWN_FDS / 64; i++)
-				known->bits[i] = 0;
-		}
+	struct lanner_known *known = bpf_map_lookup_elem(&scope, &tgid);
+	if (known) {
+		for (int i = 0; i < LANNER_KNOWN_FDS / 64; i++)
+			known->bits[i] = 0;
 	}
 	struct lanner_exec *r = (void *)s->rec;
 	fill_hdr(&r->hdr, LANNER_REC_EXEC, 0, tgid, BPF_CORE_READ(task, pid));
@@ -1097,7 +1106,7 @@ int BPF_PROG(lanner_task_exit, struct task_struct *task)
 	r->group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
 	r->hdr.size = sizeof(*r);
 	submit(s->rec, sizeof(*r));
-	if (r->group_dead && !system_wide)
+	if (r->group_dead)
 		bpf_map_delete_elem(&scope, &tgid);
 	/* A syscall cut short by the exit leaves its retry mark behind; a reused tid must not
 	 * inherit it. */
