@@ -204,6 +204,21 @@ pub struct SyscallSpec {
 }
 
 impl SyscallSpec {
+    /// Whether a successful call's result is always a new descriptor. Not for calls that
+    /// write the pair they create (pipe2, socketpair: their result is 0), nor for `bpf`, whose
+    /// result is a descriptor for some commands only. A driver that follows which descriptors
+    /// it told a consumer of must not count a number that is none.
+    pub fn result_is_fd(&self) -> bool {
+        self.flags.contains(SpecFlags::CREATES_FD) && self.fd_pair().is_none() && self.name != "bpf"
+    }
+
+    /// The parameter the call writes a pair of new descriptors into, if any.
+    pub fn fd_pair(&self) -> Option<usize> {
+        self.params
+            .iter()
+            .position(|p| matches!(p.ty, ParamType::FdPair))
+    }
+
     /// Whether any parameter must be read at exit.
     pub fn captures_at_exit(&self) -> bool {
         self.params
@@ -431,5 +446,19 @@ mod tests {
         let accept = lookup(SyscallId::from_name("accept4").expect("accept4")).expect("spec");
         assert!(accept.captures_at_exit());
         assert!(accept.flags.contains(SpecFlags::CREATES_FD));
+    }
+
+    #[test]
+    fn results_that_are_descriptors() {
+        let spec = |name| lookup(SyscallId::from_name(name).expect(name)).expect("spec");
+        for name in ["openat", "dup2", "accept4", "socket", "eventfd2"] {
+            assert!(spec(name).result_is_fd(), "{name}");
+        }
+        for name in ["pipe2", "socketpair", "bpf", "read", "fcntl", "close"] {
+            assert!(!spec(name).result_is_fd(), "{name}");
+        }
+        assert_eq!(spec("pipe2").fd_pair(), Some(0));
+        assert_eq!(spec("socketpair").fd_pair(), Some(3));
+        assert_eq!(spec("openat").fd_pair(), None);
     }
 }

@@ -104,16 +104,11 @@ pub fn plan_of(id: SyscallId, reporting: &Reporting) -> lanner_plan {
                 plan.fd_marks |= 1 << i;
             }
         }
-        // The result, where it is always a descriptor. Not for calls whose result is a count
-        // or a flag word (read, fcntl's F_GETFL) or 0 (pipe2, which writes its pair; bpf for
-        // most commands): a bit set for a number the agent holds no state for would hide
-        // that the state it held for it before is stale. fcntl's F_DUPFD result goes unmarked:
-        // its next use is marked stale, and the agent reads /proc.
-        let fd_pair = spec
-            .params
-            .iter()
-            .any(|p| matches!(p.ty, ParamType::FdPair));
-        if spec.flags.contains(SpecFlags::CREATES_FD) && !fd_pair && id.name() != "bpf" {
+        // The result, where it is always a descriptor. Not a count or a flag word (read,
+        // fcntl's F_GETFL), nor pipe2's 0: a bit set for a number the agent holds no state for
+        // would hide that the state it held for it before is stale. fcntl's F_DUPFD result
+        // goes unmarked: its next use is marked stale, and the agent reads /proc.
+        if spec.result_is_fd() {
             plan.fd_marks |= MARK_RESULT;
         }
         if spec.flags.contains(SpecFlags::CLOSES_FD) {

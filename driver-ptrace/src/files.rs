@@ -113,33 +113,24 @@ impl Told {
         let Some(spec) = raw.id.and_then(spec::lookup) else {
             return;
         };
-        if !spec.flags.contains(SpecFlags::CREATES_FD) {
-            return;
-        }
         let mut learn = |fd: i32| match file_id(tid, fd) {
             Some(file) => told.insert(fd, file),
             None => told.remove(&fd),
         };
-        let pair = spec
-            .params
-            .iter()
-            .position(|p| matches!(p.ty, ParamType::FdPair));
-        match pair {
-            // pipe2, socketpair: the pair the call wrote (its result is 0).
-            Some(i) => {
-                if let Some(Captured::Bytes(bytes)) = raw.mem.get(i) {
-                    for half in bytes.chunks_exact(4).take(2) {
-                        let mut fd = [0u8; 4];
-                        fd.copy_from_slice(half);
-                        learn(i32::from_ne_bytes(fd));
-                    }
-                }
+        if spec.result_is_fd() {
+            if let Ok(fd) = i32::try_from(raw.ret) {
+                learn(fd);
             }
-            // bpf returns a descriptor for some commands only.
-            None if spec.name == "bpf" => {}
-            None => {
-                if let Ok(fd) = i32::try_from(raw.ret) {
-                    learn(fd);
+        } else if let Some(i) = spec
+            .fd_pair()
+            .filter(|_| spec.flags.contains(SpecFlags::CREATES_FD))
+        {
+            // pipe2, socketpair: the pair the call wrote (its result is 0).
+            if let Some(Captured::Bytes(bytes)) = raw.mem.get(i) {
+                for half in bytes.chunks_exact(4).take(2) {
+                    let mut fd = [0u8; 4];
+                    fd.copy_from_slice(half);
+                    learn(i32::from_ne_bytes(fd));
                 }
             }
         }
