@@ -21,10 +21,9 @@ pub struct Reloader {
     pub strict: bool,
     /// The syscalls the driver traces.
     pub traced: SyscallSet,
-    /// The syscalls the driver reports at entry only (no return value).
+    /// The syscalls the driver reports at entry only (no return value); `close` among them is
+    /// left out altogether (lazy closes, see `run`).
     pub entry_only: SyscallSet,
-    /// `close` is left out by the driver (lazy closes).
-    pub lazy_closes: bool,
     /// The calls the driver leaves out by their result.
     pub result_filters: Vec<lanner_common::ResultFilter>,
 }
@@ -66,12 +65,12 @@ impl Reloader {
                 unseen.join("; ")
             );
         }
-        let at_entry: Vec<&str> = self
+        let (closes, at_entry): (Vec<&str>, Vec<&str>) = self
             .entry_only
             .iter()
             .filter(|&id| ruleset.syscalls().contains(id))
             .map(|id| id.name())
-            .collect();
+            .partition(|&name| name == "close");
         if !at_entry.is_empty() {
             tracing::warn!(
                 "the reloaded rules match {}, which this run reports at entry, without a return \
@@ -79,7 +78,7 @@ impl Reloader {
                 at_entry.join(", ")
             );
         }
-        if self.lazy_closes && at_entry.contains(&"close") {
+        if !closes.is_empty() {
             tracing::warn!(
                 "the reloaded rules match close, which this run leaves out (the driver marks \
                  later uses of closed descriptors instead); restart the agent to see closes"

@@ -297,18 +297,17 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
             "reported only for these results"
         );
     }
-    // The same closes (kept for the fd table only) may be left out altogether by a driver
-    // that can mark a later use of a closed number stale instead.
-    let lazy_closes = lanner_common::syscalls::SyscallId::from_name("close")
-        .is_some_and(|close| entry_only.contains(close));
     let reloader = Reloader {
         files: args.rules.clone(),
         strict: args.strict,
         traced: interest,
         entry_only,
-        lazy_closes,
         result_filters: result_filters.clone(),
     };
+    // The same closes (kept for the fd table only) are left out altogether: both drivers mark
+    // a later use of a closed number stale instead.
+    let lazy_closes = lanner_common::syscalls::SyscallId::from_name("close")
+        .is_some_and(|close| entry_only.contains(close));
     let reporting = drivers::Reporting {
         entry_only,
         result_filters,
