@@ -54,7 +54,7 @@ pub struct SyscallEvent {
     /// Descriptor arguments (bit i: argument i) closed since the driver last reported a call
     /// that told of them, and maybe reused by a call it does not report: whatever a consumer
     /// holds for those numbers is out of date. Only a driver asked to leave closes out sets
-    /// these (the eBPF driver's lazy closes); 0 otherwise.
+    /// these (lazy closes, either driver); 0 otherwise.
     pub stale_fds: u8,
 }
 

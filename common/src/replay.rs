@@ -223,10 +223,13 @@ fn syscall(v: &Value) -> Result<SyscallEvent, String> {
         args,
         ret,
         entry_only,
-        stale_fds: v["stale_fds"]
-            .as_u64()
-            .and_then(|b| u8::try_from(b).ok())
-            .unwrap_or(0),
+        stale_fds: match v.get("stale_fds") {
+            None => 0,
+            Some(bits) => bits
+                .as_u64()
+                .and_then(|b| u8::try_from(b).ok())
+                .ok_or_else(|| format!("stale_fds: {bits} is not a byte of argument bits"))?,
+        },
     })
 }
 
@@ -519,6 +522,25 @@ mod tests {
         let text = "\n{\"ts\":1,\"pid\":1,\"tid\":1,\"type\":\"exit\",\"code\":0}\nnot json\n";
         let err = read_events(text.as_bytes(), "rec.jsonl").expect_err("bad line");
         assert!(err.to_string().starts_with("rec.jsonl:3: "), "{err}");
+    }
+
+    #[test]
+    fn stale_marks_are_read_and_a_bad_one_is_refused() {
+        let line = |stale: &str| {
+            format!(
+                "{{\"ts\":1,\"pid\":1,\"tid\":1,\"type\":\"syscall\",\"syscall\":\"dup2\",\
+                 \"abi\":\"x86_64\",\"args\":{{\"oldfd\":3,\"newfd\":1}},\"ret\":1{stale}}}"
+            )
+        };
+        let stale_of = |event: Event| match event.kind {
+            EventKind::Syscall(call) => call.stale_fds,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(stale_of(parse_event(&line("")).expect("parses")), 0);
+        let marked = parse_event(&line(",\"stale_fds\":3")).expect("parses");
+        assert_eq!(stale_of(marked), 0b11);
+        let err = parse_event(&line(",\"stale_fds\":300")).expect_err("refused");
+        assert!(err.contains("stale_fds"), "{err}");
     }
 
     #[test]

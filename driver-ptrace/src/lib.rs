@@ -77,7 +77,7 @@ impl PtraceDriver {
     /// descriptor argument refers to another file than the consumer was told of marks it
     /// stale ([`SyscallEvent::stale_fds`](lanner_common::event::SyscallEvent::stale_fds)), for a
     /// consumer that keeps descriptor state only to name what later calls use. The tracer
-    /// `stat`s the `/proc` link of each descriptor a reported call uses or returns instead.
+    /// `statx`es the `/proc` link of each descriptor a reported call uses or returns instead.
     pub fn set_lazy_closes(&mut self, on: bool) {
         self.reporting.lazy_closes = on;
     }

@@ -226,6 +226,7 @@ impl Tracer {
         }
         child.release();
         let root = child.pid;
+        let told = reporting.lazy_closes.then(files::Told::default);
         let mut tracer = Tracer {
             tx,
             batch: Vec::with_capacity(BATCH),
@@ -238,11 +239,8 @@ impl Tracer {
             syscall_info,
             consumer_gone: false,
             starting: Some((child, started, program)),
-            told: None,
+            told,
         };
-        if tracer.reporting.lazy_closes {
-            tracer.told = Some(files::Told::default());
-        }
         tracer.add_task(root, root, true);
         tracer.trace();
     }
