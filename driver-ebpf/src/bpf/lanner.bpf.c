@@ -884,8 +884,36 @@ struct path_walk {
 	__s32 result; /* 0: walking, 1: done, -1: cannot tell */
 };
 
-/* One path component per bpf_loop iteration, written backwards into s->path ending at
- * PATH_END; the position is kept in s->ppos (map memory: see `cursor`). */
+/* Paths are built backwards in s->path, ending at PATH_END, one component at a time (the
+ * walks go from a leaf up to the root); the start is kept in s->ppos (map memory: see
+ * `cursor`). */
+
+/* "/" and `len` bytes at `name` (kernel memory) before the path built so far; 0 when they do
+ * not fit. */
+static __always_inline int path_prepend(struct scratch *s, const void *name, __u32 len)
+{
+	__u64 pos = s->ppos;
+	len &= 255;
+	if (pos > PATH_END || pos < len + 2)
+		return 0;
+	pos -= len;
+	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], len, name);
+	pos -= 1;
+	s->path[pos & (PATH_END - 1)] = '/';
+	s->ppos = pos;
+	return 1;
+}
+
+/* The walk reached the root: a path of no component is "/". */
+static __always_inline void path_at_root(struct scratch *s)
+{
+	if (s->ppos == PATH_END) {
+		s->ppos = PATH_END - 1;
+		s->path[PATH_END - 1] = '/';
+	}
+}
+
+/* One path component per bpf_loop iteration. */
 static long path_step(__u64 index, void *data)
 {
 	struct path_walk *w = data;
@@ -907,10 +935,7 @@ static long path_step(__u64 index, void *data)
 		}
 		struct mount *up = BPF_CORE_READ(m, mnt_parent);
 		if (up == m) {
-			if (s->ppos == PATH_END) {
-				s->ppos = PATH_END - 1;
-				s->path[PATH_END - 1] = '/';
-			}
+			path_at_root(s);
 			w->result = 1;
 			return 1;
 		}
@@ -919,18 +944,12 @@ static long path_step(__u64 index, void *data)
 		w->vm = (void *)up + w->mnt_off;
 		return 0;
 	}
-	__u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+	__u32 len = BPF_CORE_READ(d, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-	__u64 pos = s->ppos;
-	if (pos > PATH_END || pos < len + 2) {
+	if (!path_prepend(s, name, len)) {
 		w->result = -1;
 		return 1;
 	}
-	pos -= len;
-	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], len, name);
-	pos -= 1;
-	s->path[pos & (PATH_END - 1)] = '/';
-	s->ppos = pos;
 	w->d = parent;
 	return 0;
 }
@@ -963,8 +982,8 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 	return BPF_CORE_READ(kn, parent);
 }
 
-/* One cgroup directory per bpf_loop iteration, written backwards into s->path ending at
- * PATH_END, as path_step does; the root's own name (empty) is not part of the path. */
+/* One cgroup directory per bpf_loop iteration; the root's own name (empty) is not part of
+ * the path. */
 static long cgroup_step(__u64 index, void *data)
 {
 	struct cgroup_walk *w = data;
@@ -976,28 +995,19 @@ static long cgroup_step(__u64 index, void *data)
 	struct kernfs_node *kn = w->kn;
 	struct kernfs_node *parent = kn ? kn_parent(kn) : 0;
 	if (!parent) {
-		if (s->ppos == PATH_END) {
-			s->ppos = PATH_END - 1;
-			s->path[PATH_END - 1] = '/';
-		}
+		path_at_root(s);
 		w->result = 1;
 		return 1;
 	}
 	const char *name = BPF_CORE_READ(kn, name);
-	/* A cgroup's name is at most NAME_MAX (255) bytes. */
+	/* A cgroup's name is at most NAME_MAX (255) bytes; kernfs keeps no length, so the name
+	 * is read as a string first to learn it. */
 	char part[256];
 	long n = bpf_probe_read_kernel_str(part, sizeof(part), name);
-	__u64 pos = s->ppos;
-	if (n <= 1 || pos > PATH_END || pos < (__u64)n + 1) {
+	if (n <= 1 || !path_prepend(s, part, n - 1)) {
 		w->result = -1;
 		return 1;
 	}
-	__u32 len = (n - 1) & 255;
-	pos -= len;
-	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], len, part);
-	pos -= 1;
-	s->path[pos & (PATH_END - 1)] = '/';
-	s->ppos = pos;
 	w->kn = parent;
 	return 0;
 }
