@@ -7,7 +7,8 @@
 //! at closes cannot. Instead it remembers, per process, which file (device and inode, from
 //! `/proc/TID/fd/N`) each descriptor referred to when a reported call told the consumer of it,
 //! and compares at the next reported call that uses the number, while the tracee is stopped at
-//! that call's entry: a different file, or none, means the descriptor was closed and the
+//! the stop that reports it (a call left out by its result costs nothing here): a different
+//! file, or none, means the descriptor was closed and the
 //! number reused since (a pipe, an eventfd, `fcntl(F_DUPFD)`: calls that are not reported).
 //! The same file reopened under the same number is not told apart: the consumer's name for it
 //! is still right, though not the flags it was opened with. Anonymous inodes of one kind
@@ -52,9 +53,6 @@ fn file_id(tid: i32, fd: i32) -> Option<FileId> {
     })
 }
 
-/// The files of a call's descriptor arguments at its entry, by argument index.
-pub type ArgFiles = [Option<FileId>; 6];
-
 /// Descriptor arguments (not the pairs a call writes) of a call.
 fn fd_params(raw: &RawSyscall) -> impl Iterator<Item = (usize, i32)> + '_ {
     let params = raw
@@ -80,33 +78,26 @@ pub struct Told {
 }
 
 impl Told {
-    /// At a call's entry stop: the files its descriptor arguments refer to, and which of them
-    /// are stale (bit i: argument i refers to another file than the consumer was told of, or to
-    /// a descriptor it was never told of).
-    pub fn judge(&self, tgid: i32, tid: i32, raw: &RawSyscall) -> (u8, ArgFiles) {
-        let mut files = ArgFiles::default();
+    /// A call is reported (at the stop that reports it: its entry, or its exit when its
+    /// result is needed; never for a call left out by its result): marks its descriptor
+    /// arguments stale (bit i: argument i refers to another file than the consumer was told
+    /// of, or to none it was told of), and records what the consumer now knows: those
+    /// arguments and the descriptors the call returned or wrote. A call changes none of its
+    /// descriptor arguments but dup2's and dup3's target, which the consumer replaces anyway.
+    pub fn report(&mut self, tgid: i32, tid: i32, raw: &mut RawSyscall) {
+        let told = self.by_process.entry(tgid).or_default();
         let mut stale = 0u8;
-        let told = self.by_process.get(&tgid);
         for (i, fd) in fd_params(raw) {
             let now = file_id(tid, fd);
-            files[i] = now;
-            if now.is_none() || told.and_then(|t| t.get(&fd)) != now.as_ref() {
+            if now.is_none() || told.get(&fd) != now.as_ref() {
                 stale |= 1 << i;
             }
-        }
-        (stale, files)
-    }
-
-    /// The call's record was sent: the consumer now knows its descriptor arguments (as they
-    /// were at entry) and the descriptors it returned or wrote.
-    pub fn told(&mut self, tgid: i32, tid: i32, raw: &RawSyscall, args: &ArgFiles) {
-        let told = self.by_process.entry(tgid).or_default();
-        for (i, fd) in fd_params(raw) {
-            match args[i] {
+            match now {
                 Some(file) => told.insert(fd, file),
                 None => told.remove(&fd),
             };
         }
+        raw.stale_fds = stale;
         if raw.entry_only || raw.ret < 0 {
             return;
         }
@@ -172,25 +163,28 @@ mod tests {
         let file = std::fs::File::open("/etc/hostname").expect("open");
         let fd = file.as_raw_fd();
         let mut told = Told::default();
-        let dup = call("dup", [fd as u64, 0, 0, 0, 0, 0], 0);
-        let (stale, files) = told.judge(me, me, &dup);
-        assert_eq!(stale, 1, "never told of");
-        told.told(me, me, &dup, &files);
-        assert_eq!(told.judge(me, me, &dup).0, 0, "the same file");
+        // A failed dup: its argument is judged, no result learned.
+        let mut dup = call("dup", [fd as u64, 0, 0, 0, 0, 0], -9);
+        let stale = |told: &mut Told, raw: &mut RawSyscall| {
+            told.report(me, me, raw);
+            raw.stale_fds
+        };
+        assert_eq!(stale(&mut told, &mut dup), 1, "never told of");
+        assert_eq!(stale(&mut told, &mut dup), 0, "the same file");
 
         // Another file takes the number.
         let other = std::fs::File::open("/proc/self/stat").expect("open");
         // SAFETY: dup2 onto our own descriptor, which `file` owns and still closes once.
         assert_eq!(unsafe { libc::dup2(other.as_raw_fd(), fd) }, fd);
-        assert_eq!(told.judge(me, me, &dup).0, 1, "another file");
+        assert_eq!(stale(&mut told, &mut dup), 1, "another file");
 
         // A process forked with a copy keeps what its parent was told; an ended one nothing.
         told.forked(me, me + 1_000_000);
         told.ended(me);
         assert_eq!(told.by_process.len(), 1);
-        let at_cwd = call("openat", [(-100i64) as u64, 0, 0, 0, 0, 0], 0);
+        let mut at_cwd = call("openat", [(-100i64) as u64, 0, 0, 0, 0, 0], -2);
         assert_eq!(
-            told.judge(me, me, &at_cwd).0,
+            stale(&mut told, &mut at_cwd),
             0,
             "AT_FDCWD is no descriptor"
         );

@@ -88,8 +88,6 @@ pub type StartResult = Result<i32, DriverError>;
 #[derive(Debug)]
 struct Pending {
     raw: RawSyscall,
-    /// The files its descriptor arguments referred to at entry (lazy closes only).
-    arg_files: files::ArgFiles,
 }
 
 #[derive(Debug)]
@@ -487,16 +485,11 @@ impl Tracer {
         capture::at_entry(tid, &mut raw);
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
-        // Judged here, while the descriptors are as the call finds them.
-        let mut arg_files = files::ArgFiles::default();
-        if let Some(told) = &self.told {
-            (raw.stale_fds, arg_files) = told.judge(tgid, tid, &raw);
-        }
         // One stop instead of two when nothing needs the result (and nothing is read at exit).
         if no_return || (self.reporting.entry_only.contains(id) && !capture::wants_exit(&raw)) {
             raw.entry_only = true;
             if let Some(told) = &mut self.told {
-                told.told(tgid, tid, &raw, &arg_files);
+                told.report(tgid, tid, &mut raw);
             }
             self.send(Record::Syscall {
                 ts: ts_entry,
@@ -507,7 +500,7 @@ impl Tracer {
             return self.resume(tid, 0);
         }
         if let Some(task) = self.tasks.get_mut(&tid) {
-            if let Some(stale) = task.pending.replace(Pending { raw, arg_files }) {
+            if let Some(stale) = task.pending.replace(Pending { raw }) {
                 tracing::debug!(tid, "syscall {:?} never reported its exit", stale.raw.id);
                 self.dropped(tgid, tid, "a syscall's exit was never reported");
             }
@@ -568,7 +561,7 @@ impl Tracer {
                 capture::at_exit(tid, &mut pending.raw);
             }
             if let Some(told) = &mut self.told {
-                told.told(tgid, tid, &pending.raw, &pending.arg_files);
+                told.report(tgid, tid, &mut pending.raw);
             }
             self.send(Record::Syscall {
                 ts: boottime_ns(),
