@@ -281,6 +281,10 @@ fn counter(skel: &LannerSkel<'_>, index: u32) -> u64 {
 
 /// How often the programs' skipped runs are read.
 const MISSES_EVERY: Duration = Duration::from_millis(100);
+/// How often the kernel's loss counters are read and the workload's root is waited for. Each
+/// costs a syscall, and a busy reader runs thousands of rounds a second: read every round,
+/// they were a tenth of its CPU. A loss is reported at most this much later.
+const CHECKS_EVERY: Duration = Duration::from_millis(10);
 
 /// The runs of our programs the kernel skipped (`recursion_misses` in their fdinfo).
 fn recursion_misses(skel: &LannerSkel<'_>) -> u64 {
@@ -359,19 +363,24 @@ impl LossReports {
         }
     }
 
-    /// Drop events for what grew since the last report. Skipped program runs cost seven /proc
+    /// Drop events for what grew since the last report. The kernel's counters cost a syscall
+    /// each, so they are read only when `counters_too`; skipped program runs cost seven /proc
     /// reads, so they are looked at only when `skipped_too`.
+    #[allow(clippy::too_many_arguments)]
     fn report(
         &mut self,
         skel: &LannerSkel<'_>,
         malformed: u64,
+        counters_too: bool,
         skipped_too: bool,
         ts: u64,
         owner: u32,
         out: &mut Vec<Event>,
     ) {
-        self.ring_full.report(counter(skel, 1), ts, owner, out);
-        self.scope_full.report(counter(skel, 2), ts, owner, out);
+        if counters_too {
+            self.ring_full.report(counter(skel, 1), ts, owner, out);
+            self.scope_full.report(counter(skel, 2), ts, owner, out);
+        }
         self.bad_records.report(malformed, ts, owner, out);
         if skipped_too {
             self.skipped.report(recursion_misses(skel), ts, owner, out);
@@ -547,6 +556,7 @@ pub fn run(
     let loss_owner = root.unwrap_or(0);
     let mut losses = LossReports::new(&skel);
     let mut last_misses_check = Instant::now();
+    let mut last_check = Instant::now();
     let mut root_status: Option<ExitStatus> = None;
     let mut root_done = child.is_none();
     let mut last_liveness = Instant::now();
@@ -567,14 +577,20 @@ pub fn run(
         // Losses the kernel side counted, as drop events in the stream. Runs the kernel
         // skipped because the same program was already running on that CPU (a syscall program
         // preempted mid-run) are read now and then, and once more at the end.
-        let skipped_too = last_misses_check.elapsed() > MISSES_EVERY;
+        let now = Instant::now();
+        let checks_due = now.duration_since(last_check) > CHECKS_EVERY;
+        if checks_due {
+            last_check = now;
+        }
+        let skipped_too = now.duration_since(last_misses_check) > MISSES_EVERY;
         if skipped_too {
-            last_misses_check = Instant::now();
+            last_misses_check = now;
         }
         let ts = reorder.latest(&out);
         losses.report(
             &skel,
             malformed.get(),
+            checks_due,
             skipped_too,
             ts,
             loss_owner,
@@ -598,7 +614,7 @@ pub fn run(
             }
         }
 
-        if let Some(c) = child.as_mut() {
+        if let Some(c) = child.as_mut().filter(|_| checks_due) {
             if !root_done {
                 if let Ok(Some(status)) = c.try_wait() {
                     root_status = ExitStatus::from_wait_status(status.into_raw());
@@ -606,18 +622,22 @@ pub fn run(
                 }
             }
         }
+        let mut finished = false;
         if shared.stop.load(Ordering::SeqCst) && !stopping {
             stopping = true;
-            let Some(c) = child.as_mut() else {
-                // The whole system: stop watching, and touch nothing.
-                break;
-            };
-            // A started workload is killed, with every process of its tree.
-            let _ = c.kill();
-            for pid in assembler.borrow().live().collect::<Vec<_>>() {
-                // SAFETY: plain kill(2) of a process of the traced tree (the scope map holds
-                // only processes descended from the workload).
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            match child.as_mut() {
+                // The whole system: stop watching (what is written is taken below), and touch
+                // nothing.
+                None => finished = true,
+                Some(c) => {
+                    // A started workload is killed, with every process of its tree.
+                    let _ = c.kill();
+                    for pid in assembler.borrow().live().collect::<Vec<_>>() {
+                        // SAFETY: plain kill(2) of a process of the traced tree (the scope map
+                        // holds only processes descended from the workload).
+                        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    }
+                }
             }
         }
         if root.is_some() && root_done {
@@ -641,26 +661,27 @@ pub fn run(
                     }
                 }
             }
-            if assembler.borrow().all_ended() {
-                // Everything that happened before the end is in the buffer: take it all.
-                take_everything(&ring, &fresh, &mut out);
-                // Every loss up to the very end, not only up to this round's first look.
+            finished = assembler.borrow().all_ended();
+        }
+        if finished {
+            // Everything that happened before the end is in the buffer: take it all.
+            take_everything(&ring, &fresh, &mut out);
+            // Every loss up to the very end, not only up to the last look at the counters.
+            let ts = reorder.latest(&out);
+            losses.report(&skel, malformed.get(), true, true, ts, loss_owner, &mut out);
+            if let Some(status) = root_status {
                 let ts = reorder.latest(&out);
-                losses.report(&skel, malformed.get(), true, ts, loss_owner, &mut out);
-                if let Some(status) = root_status {
-                    let ts = reorder.latest(&out);
-                    assembler
-                        .borrow_mut()
-                        .root_ended_unseen(status, ts, &mut out);
-                }
-                reorder.hold(&mut out);
-                reorder.release(true, &mut out);
-                if !out.is_empty() {
-                    account(&shared, &out);
-                    let _ = tx.send(Message::Events(std::mem::take(&mut out)));
-                }
-                break;
+                assembler
+                    .borrow_mut()
+                    .root_ended_unseen(status, ts, &mut out);
             }
+            reorder.hold(&mut out);
+            reorder.release(true, &mut out);
+            if !out.is_empty() {
+                account(&shared, &out);
+                let _ = tx.send(Message::Events(std::mem::take(&mut out)));
+            }
+            break;
         }
     }
     detach_in_background(links);

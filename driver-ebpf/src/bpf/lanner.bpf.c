@@ -205,7 +205,6 @@ static __always_inline int submit(void *rec, __u32 size)
 		count(LANNER_CNT_LOST);
 		return 0;
 	}
-	count(LANNER_CNT_RECORDS);
 	return 1;
 }
 

@@ -166,7 +166,6 @@ struct lanner_task_exit {
 
 /* Per-CPU counters. */
 enum lanner_counter {
-	LANNER_CNT_RECORDS = 0, /* records written */
 	LANNER_CNT_LOST = 1,    /* records the ring buffer had no room for */
 	LANNER_CNT_SCOPE_FULL = 2, /* processes the scope map had no room for */
 	LANNER_CNT_MAX = 4,
