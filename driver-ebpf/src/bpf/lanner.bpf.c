@@ -483,8 +483,8 @@ static __always_inline void mark_fds(struct lanner_known *known, struct lanner_p
  * NULL when it is not traced or not for this process. *known_out is the process's known
  * descriptors (NULL system-wide). */
 static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr, int at_entry,
-						    __u32 *abi_out, __u32 *op_out, __u64 *args,
-						    struct lanner_known **known_out)
+						    __s64 ret, __u32 *abi_out, __u32 *op_out,
+						    __u64 *args, struct lanner_known **known_out)
 {
 	/* A direct load through the BTF pointer: this runs for every syscall in raw mode. */
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -512,6 +512,13 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	/* Reported at entry: nothing to do at exit. */
 	if (!at_entry && plan->entry_only)
 		return 0;
+	/* A result no rule can match (every dup above 2, under the default rules): a one-record
+	 * call ends here, before the scope lookup and the register reads. */
+	if (!at_entry && plan->res_filter && (plan->traced & LANNER_ONE_RECORD)) {
+		__s64 res = abi == LANNER_ABI_I386 ? (__s32)ret : ret;
+		if (res < plan->res_lo || res > plan->res_hi)
+			return 0;
+	}
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct lanner_known *known = bpf_map_lookup_elem(&scope, &tgid);
 	if (system_wide) {
@@ -656,7 +663,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	struct cap_walk w = {.slot = SLOT_ENTER};
 	__u32 abi, op;
 	struct lanner_known *known = 0;
-	struct lanner_plan *plan = plan_for(regs, id, 1, &abi, &op, w.args, &known);
+	struct lanner_plan *plan = plan_for(regs, id, 1, 0, &abi, &op, w.args, &known);
 	if (!plan)
 		return 0;
 	struct scratch *s = scratch_area(SLOT_ENTER);
@@ -713,13 +720,14 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	__u32 abi, op;
 	__u64 nr = regs->orig_ax;
 	struct lanner_known *known = 0;
-	struct lanner_plan *plan = plan_for(regs, nr, 0, &abi, &op, w.args, &known);
+	struct lanner_plan *plan = plan_for(regs, nr, 0, ret, &abi, &op, w.args, &known);
 	if (!plan)
 		return 0;
 	if (abi == LANNER_ABI_I386)
 		ret = (__s32)ret;
 	/* A result no rule can match: a one-record call ends here, before its record (a call
-	 * with an entry record is judged by the driver, which holds the entry). */
+	 * with an entry record is judged by the driver, which holds the entry). plan_for already
+	 * judged the syscall's own plan; this judges an i386 socketcall operation's. */
 	if (plan->res_filter && (plan->traced & LANNER_ONE_RECORD) &&
 	    (ret < plan->res_lo || ret > plan->res_hi))
 		return 0;
