@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// Add `strace -f --seccomp-bpf` tracing the same syscalls as a column, when installed.
     #[arg(long)]
     pub peers: bool,
+    /// Add each eBPF attach mode's floor as a column: its programs attached to the same
+    /// tracepoints but returning at once, what the mechanism alone costs on this machine.
+    #[arg(long)]
+    pub floors: bool,
     /// Draw the per-test ratios as a grouped bar chart (SVG) to this file.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
@@ -196,6 +200,10 @@ pub struct RunArgs {
     /// events are lost (and counted).
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = ring_mib)]
     pub ebpf_ring_mb: usize,
+    /// For `lanner bench` only: attach the eBPF programs, but have the syscall programs return
+    /// at once, to measure what the attach mechanism alone costs (no syscall is reported).
+    #[arg(long, hide = true)]
+    pub ebpf_floor: bool,
     /// Rules files (Falco's format), loaded in order; the embedded default ruleset when none.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,

@@ -33,16 +33,23 @@ pub fn print_report() -> String {
 }
 
 #[cfg(feature = "ebpf")]
-fn ebpf_driver(mode: EbpfMode, ring_mib: usize, calls: &Reporting) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(settings: EbpfSettings, calls: &Reporting) -> Result<Box<dyn Driver>> {
     use lanner_driver_ebpf::{AttachMode, EbpfDriver, Options};
-    let mode = match mode {
+    let mode = match settings.mode {
         EbpfMode::Auto => None,
         EbpfMode::Raw => Some(AttachMode::Raw),
         EbpfMode::PerSyscall => Some(AttachMode::PerSyscall),
     };
+    if settings.floor {
+        tracing::warn!(
+            "--ebpf-floor: the syscall programs return at once; no syscall is reported and no \
+             rule on one can fire"
+        );
+    }
     let mut driver = EbpfDriver::new(Options {
         mode,
-        ring_bytes: ring_mib << 20,
+        ring_bytes: settings.ring_mib << 20,
+        floor: settings.floor,
     });
     driver.set_entry_only(calls.entry_only);
     driver.set_result_filters(calls.result_filters.clone());
@@ -51,7 +58,7 @@ fn ebpf_driver(mode: EbpfMode, ring_mib: usize, calls: &Reporting) -> Result<Box
 }
 
 #[cfg(not(feature = "ebpf"))]
-fn ebpf_driver(_mode: EbpfMode, _ring_mib: usize, _calls: &Reporting) -> Result<Box<dyn Driver>> {
+fn ebpf_driver(_settings: EbpfSettings, _calls: &Reporting) -> Result<Box<dyn Driver>> {
     bail!("this lanner was built without the eBPF driver (no `ebpf` feature)")
 }
 
@@ -90,11 +97,21 @@ pub struct Reporting {
     pub lazy_closes: bool,
 }
 
+/// How the eBPF driver is to run (`lanner run`'s `--ebpf-*` options).
+// The ptrace-only build takes the options and reads none of them.
+#[cfg_attr(not(feature = "ebpf"), allow(dead_code))]
+#[derive(Debug, Clone, Copy)]
+pub struct EbpfSettings {
+    pub mode: EbpfMode,
+    pub ring_mib: usize,
+    /// Benchmarks: the attach mechanism alone (`--ebpf-floor`).
+    pub floor: bool,
+}
+
 /// Builds the driver `choice` asks for, or says why it cannot run here.
 pub fn select(
     choice: DriverChoice,
-    ebpf_mode: EbpfMode,
-    ebpf_ring_mb: usize,
+    ebpf: EbpfSettings,
     system: bool,
     calls: &Reporting,
 ) -> Result<Box<dyn Driver>> {
@@ -109,10 +126,10 @@ pub fn select(
         // Asked for by name: no probe (it loads every program, and the fentry probe's, which
         // took ~40% of the agent's start-up); starting loads them once, and a refusal there is
         // reported with the verifier's log all the same.
-        DriverChoice::Ebpf => ebpf_driver(ebpf_mode, ebpf_ring_mb, calls),
+        DriverChoice::Ebpf => ebpf_driver(ebpf, calls),
         // No probe: starting the eBPF driver loads its programs once, and when the kernel
         // refuses them the caller falls back to ptrace (`auto_fallback`).
-        DriverChoice::Auto if cfg!(feature = "ebpf") => ebpf_driver(ebpf_mode, ebpf_ring_mb, calls),
+        DriverChoice::Auto if cfg!(feature = "ebpf") => ebpf_driver(ebpf, calls),
         DriverChoice::Auto => auto_fallback(system, calls, "this lanner was built without it"),
     }
 }

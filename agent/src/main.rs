@@ -87,6 +87,15 @@ fn bench_cmd(args: cli::BenchArgs) -> anyhow::Result<i32> {
         .collect::<Vec<_>>()
         .join(",");
     let mut drivers = drivers;
+    if args.floors {
+        let floors: Vec<String> = drivers
+            .iter()
+            .filter_map(|d| lanner::bench::floor_of(d))
+            .filter(|floor| !drivers.iter().any(|d| d == floor))
+            .map(str::to_owned)
+            .collect();
+        drivers.extend(floors);
+    }
     if args.peers {
         let installed = |tool: &str| {
             std::env::var_os("PATH").is_some_and(|path| {

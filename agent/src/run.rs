@@ -317,8 +317,11 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     };
     let mut driver = drivers::select(
         args.driver,
-        args.ebpf_mode,
-        args.ebpf_ring_mb,
+        drivers::EbpfSettings {
+            mode: args.ebpf_mode,
+            ring_mib: args.ebpf_ring_mb,
+            floor: args.ebpf_floor,
+        },
         args.system,
         &reporting,
     )?;

@@ -106,3 +106,67 @@ fn unknown_test_names_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown test nosuch"));
 }
+
+/// `--floors` adds, for each eBPF column, its attach mode's floor, named in the legend; a floor
+/// run's agent reports no syscall, so it judges nothing.
+#[cfg(feature = "ebpf")]
+#[test]
+fn floors_add_a_column_per_ebpf_attach_mode() {
+    let report = lanner_driver_ebpf::probe();
+    if !report.available {
+        eprintln!("SKIPPED: the eBPF driver cannot run here: {report}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lanner-bench-floors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json = dir.join("samples.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
+        .args([
+            "bench",
+            "--drivers",
+            "none,ebpf,ebpf-per-syscall",
+            "--floors",
+            "--tests",
+            "getppid",
+            "--seconds",
+            "0.2",
+            "--rounds",
+            "1",
+            "--json",
+            json.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("lanner bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for legend in [
+        "ebpf-floor: the raw mode's floor",
+        "ebpf-per-syscall-floor: the per-syscall mode's floor",
+    ] {
+        assert!(stdout.contains(legend), "{stdout}");
+    }
+    let samples: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
+    let drivers: Vec<&str> = samples
+        .iter()
+        .filter_map(|s| s["driver"].as_str())
+        .collect();
+    assert_eq!(
+        drivers,
+        [
+            "none",
+            "ebpf",
+            "ebpf-per-syscall",
+            "ebpf-floor",
+            "ebpf-per-syscall-floor"
+        ]
+    );
+    for sample in &samples {
+        assert!(sample["score"].as_f64().expect("score") > 0.0, "{sample}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

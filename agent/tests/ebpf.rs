@@ -376,3 +376,61 @@ fn a_workload_ending_with_records_still_buffered_loses_nothing() {
         );
     }
 }
+
+/// `--ebpf-floor` (what `lanner bench --floors` measures): in both attach modes the programs
+/// are attached, the workload runs as usual, processes are followed to their end, and no
+/// syscall is reported, so the rule the same run raises without it stays silent.
+#[test]
+fn the_floor_mode_follows_processes_and_reports_no_syscall() {
+    let _lock = serial();
+    if !ebpf_available() {
+        return;
+    }
+    for mode in ["raw", "per-syscall"] {
+        let events =
+            std::env::temp_dir().join(format!("lanner-floor-{mode}-{}.jsonl", std::process::id()));
+        let run = |floor: bool| {
+            let mut cmd = Command::new(LANNER);
+            cmd.args([
+                "run",
+                "--driver",
+                "ebpf",
+                "--ebpf-mode",
+                mode,
+                "--format",
+                "text",
+            ])
+            .arg("--events-out")
+            .arg(&events);
+            if floor {
+                cmd.arg("--ebpf-floor");
+            }
+            let out = cmd
+                .args(["--", "sh", "-c", "cat /etc/shadow >/dev/null; echo ran"])
+                .output()
+                .expect("lanner runs");
+            let written = std::fs::read_to_string(&events).expect("events file");
+            (out, written)
+        };
+        let (out, written) = run(true);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n", "{mode}");
+        assert!(!stderr.contains("/etc/shadow"), "{mode}: {stderr}");
+        let kinds: Vec<serde_json::Value> = written
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+            .map(|v| v["type"].clone())
+            .collect();
+        assert!(kinds.iter().any(|k| k == "exec"), "{mode}: {written}");
+        assert!(kinds.iter().any(|k| k == "exit"), "{mode}: {written}");
+        assert!(!kinds.iter().any(|k| k == "syscall"), "{mode}: {written}");
+
+        // The same run without the floor: the alert and the syscalls are there.
+        let (out, written) = run(false);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("/etc/shadow"), "{mode}: {stderr}");
+        assert!(written.contains("\"syscall\""), "{mode}: {written}");
+        std::fs::remove_file(&events).ok();
+    }
+}

@@ -77,6 +77,10 @@ pub struct Options {
     pub ring_bytes: usize,
     /// The attach mode; `None`: [`AttachMode::auto`].
     pub mode: Option<AttachMode>,
+    /// For benchmarks: the programs are attached as usual, but the syscall programs return at
+    /// once, so the run costs what the attach mode's mechanism alone costs (the floor no
+    /// program can go below). No syscall is reported; processes are.
+    pub floor: bool,
 }
 
 impl Default for Options {
@@ -84,6 +88,7 @@ impl Default for Options {
         Options {
             ring_bytes: 16 << 20,
             mode: None,
+            floor: false,
         }
     }
 }

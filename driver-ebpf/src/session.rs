@@ -124,6 +124,7 @@ fn load<'obj>(
         rodata.agent_tgid = std::process::id();
         rodata.system_wide = u32::from(matches!(setup.target, Target::System));
         rodata.wake_bytes = (setup.options.ring_bytes / 4) as u64;
+        rodata.floor_only = u32::from(setup.options.floor);
     }
     let cpus = libbpf_rs::num_possible_cpus().map_err(|e| load_error("counting the CPUs", e))?;
     open.maps

@@ -76,6 +76,19 @@ fn bpftrace_script(numbers: &[u64]) -> String {
 
 /// The eBPF driver in its per-syscall attach mode (`ebpf` alone is the raw mode).
 pub const EBPF_PER_SYSCALL: &str = "ebpf-per-syscall";
+/// The raw attach mode's floor: the same programs on the same tracepoints, returning at once.
+pub const EBPF_FLOOR: &str = "ebpf-floor";
+/// The per-syscall attach mode's floor.
+pub const EBPF_PER_SYSCALL_FLOOR: &str = "ebpf-per-syscall-floor";
+
+/// The floor column of a driver column, for `--floors`: what its attach mechanism alone costs.
+pub fn floor_of(driver: &str) -> Option<&'static str> {
+    match driver {
+        "ebpf" => Some(EBPF_FLOOR),
+        EBPF_PER_SYSCALL => Some(EBPF_PER_SYSCALL_FLOOR),
+        _ => None,
+    }
+}
 
 /// One run.
 #[derive(Debug, Clone, Serialize)]
@@ -153,12 +166,15 @@ fn one_run(opts: &Options, test: &str, driver: &str, round: usize) -> Result<Sam
         ours => {
             let mut cmd = Command::new(&exe);
             match ours {
-                "ebpf" => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "raw"]),
-                EBPF_PER_SYSCALL => {
+                "ebpf" | EBPF_FLOOR => cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "raw"]),
+                EBPF_PER_SYSCALL | EBPF_PER_SYSCALL_FLOOR => {
                     cmd.args(["run", "--driver", "ebpf", "--ebpf-mode", "per-syscall"])
                 }
                 other => cmd.args(["run", "--driver", other]),
             };
+            if ours == EBPF_FLOOR || ours == EBPF_PER_SYSCALL_FLOOR {
+                cmd.arg("--ebpf-floor");
+            }
             for rules in &opts.rules {
                 cmd.arg("--rules").arg(rules);
             }
@@ -356,6 +372,14 @@ fn what_runs(driver: &str) -> &'static str {
         EBPF_PER_SYSCALL => {
             "lanner run --driver ebpf --ebpf-mode per-syscall: syscalls:sys_enter_<name> for the \
              traced syscalls only; blind to 32-bit syscalls"
+        }
+        EBPF_FLOOR => {
+            "the raw mode's floor: the same programs on the same tracepoints, returning at once \
+             (what any agent attached this way pays; no events)"
+        }
+        EBPF_PER_SYSCALL_FLOOR => {
+            "the per-syscall mode's floor: the same tracepoints for the same syscalls, programs \
+             returning at once (no events)"
         }
         "ptrace" => "lanner run --driver ptrace: seccomp filter + ptrace stops for traced syscalls",
         STRACE => "strace -f --seccomp-bpf tracing the same syscalls (peer)",
