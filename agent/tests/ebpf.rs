@@ -434,3 +434,65 @@ fn the_floor_mode_follows_processes_and_reports_no_syscall() {
         std::fs::remove_file(&events).ok();
     }
 }
+
+/// A whole-system capture ended by SIGINT keeps what happened just before: records are written
+/// without waking the reader, so the last ones may still be in the ring buffer (or in the
+/// reader's reorder window) when the stop comes, and the reader takes them all before it ends.
+/// Each round opens a file of its own and interrupts the agent as soon as the opener has ended.
+#[test]
+fn system_capture_keeps_what_happened_just_before_sigint() {
+    use std::io::BufRead;
+    let _lock = serial();
+    if !ebpf_available() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lanner-last-words-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    for round in 0..5 {
+        let events = dir.join(format!("events-{round}.jsonl"));
+        let marker = dir.join(format!("marker-{round}"));
+        std::fs::write(&marker, "x").expect("marker file");
+        let mut agent = Command::new(LANNER)
+            .args(["run", "--driver", "ebpf", "--system", "--events-out"])
+            .arg(&events)
+            .env("LANNER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lanner starts");
+        // Tracing has begun once the agent says it started.
+        let mut reader = std::io::BufReader::new(agent.stderr.take().expect("stderr"));
+        let mut log = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("a log line") == 0 {
+                break;
+            }
+            log.push_str(&line);
+            if line.contains(" started") {
+                break;
+            }
+        }
+        assert!(log.contains(" started"), "{log}");
+        let rest = drain(reader);
+        let status = Command::new("cat")
+            .arg(&marker)
+            .stdout(Stdio::null())
+            .status()
+            .expect("cat");
+        assert!(status.success());
+        // SAFETY: kill(2) on the agent's pid.
+        unsafe { libc::kill(agent.id() as i32, libc::SIGINT) };
+        let status = agent.wait().expect("agent ends");
+        let log = log + &rest.join().expect("stderr reader");
+        assert!(status.success(), "{status:?}: {log}");
+        let written = std::fs::read_to_string(&events).expect("events file");
+        assert!(
+            written.contains(marker.to_str().expect("utf-8")),
+            "round {round}: the open of {} just before SIGINT is missing ({} events)",
+            marker.display(),
+            written.lines().count()
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
