@@ -6,14 +6,15 @@ use std::io;
 
 use lanner_common::DriverError;
 
-/// The options every tracee gets (auto-attached children inherit them).
+/// The options every tracee gets (auto-attached children inherit them). Not
+/// `PTRACE_O_TRACEEXIT`: the death report tells the tracer all it needs of an exit, so an
+/// exit stop would only cost the exiting task a round trip.
 pub const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP
     | libc::PTRACE_O_TRACESYSGOOD
     | libc::PTRACE_O_TRACECLONE
     | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEVFORK
     | libc::PTRACE_O_TRACEEXEC
-    | libc::PTRACE_O_TRACEEXIT
     | libc::PTRACE_O_EXITKILL;
 
 /// A ptrace or wait failure: which request, on which task, and the OS error.

@@ -10,7 +10,6 @@
 //! | syscall-exit (`SIGTRAP \| 0x80`)   | read the result, emit the completed syscall         |
 //! | fork / vfork / clone event         | emit the new task; it is auto-attached              |
 //! | exec event                         | emit the exec; move state if a non-leader exec'd    |
-//! | exit event                         | resume; the death report follows                    |
 //! | `PTRACE_EVENT_STOP`                | a new task's first stop: resume; a group-stop:      |
 //! |                                    | `PTRACE_LISTEN`, so the task stays stopped until    |
 //! |                                    | `SIGCONT` exactly as it would untraced              |
@@ -387,7 +386,6 @@ impl Tracer {
                     | libc::PTRACE_EVENT_VFORK
                     | libc::PTRACE_EVENT_CLONE => self.task_created(tid, event),
                     libc::PTRACE_EVENT_EXEC => self.exec(tid),
-                    libc::PTRACE_EVENT_EXIT => self.resume(tid, 0),
                     libc::PTRACE_EVENT_STOP => self.event_stop(tid, sig),
                     0 if sig == (libc::SIGTRAP | 0x80) => self.syscall_exit(tid),
                     0 => {
