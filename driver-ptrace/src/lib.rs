@@ -12,6 +12,7 @@ pub mod filter;
 mod memory;
 mod probe;
 mod spawn;
+mod spin;
 mod sys;
 mod tracer;
 

@@ -157,6 +157,8 @@ pub struct Tracer {
     consumer_gone: bool,
     /// What each process's consumer was told its descriptors were (lazy closes only).
     told: Option<files::Told>,
+    /// Whether to poll for the next stop before sleeping for it.
+    spinner: crate::spin::Spinner,
     /// Start still to be reported, with the child whose exec we wait for.
     starting: Option<(
         Child,
@@ -237,6 +239,7 @@ impl Tracer {
             consumer_gone: false,
             starting: Some((child, started, program)),
             told,
+            spinner: crate::spin::Spinner::new(),
         };
         tracer.add_task(root, root, true);
         tracer.trace();
@@ -292,16 +295,21 @@ impl Tracer {
     /// nothing else to do: waking the consumer once per syscall would cost the workload a
     /// cross-CPU wakeup per event (expensive, above all in virtual machines).
     fn next_report(&mut self) -> Result<Option<Wait>, sys::PtraceError> {
-        if self.batch.is_empty() {
-            return sys::wait_any();
+        // A busy stretch of traced calls: the next stop is microseconds away (`spin`).
+        let polled = self.spinner.poll(|| sys::try_wait_any().map(Result::ok))?;
+        if let Some(report) = polled {
+            return Ok(report);
         }
-        match sys::try_wait_any()? {
-            Ok(report) => Ok(report),
-            Err(()) => {
-                self.flush();
-                sys::wait_any()
+        if !self.batch.is_empty() {
+            match sys::try_wait_any()? {
+                Ok(report) => return Ok(report),
+                Err(()) => self.flush(),
             }
         }
+        let asleep = std::time::Instant::now();
+        let report = sys::wait_any();
+        self.spinner.slept(asleep.elapsed());
+        report
     }
 
     fn flush(&mut self) {
