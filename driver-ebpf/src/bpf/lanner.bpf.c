@@ -482,9 +482,21 @@ static __always_inline void mark_fds(struct lanner_known *known, struct lanner_p
 	}
 }
 
+/* At exit, a one-record call whose result no rule can match (every dup above 2, under the
+ * default rules): it ends before anything else is looked up or read. (A call with an entry
+ * record is judged by the driver, which holds the entry.) */
+static __always_inline int left_out_by_result(struct lanner_plan *plan, int at_entry, __u32 abi,
+					      __s64 ret)
+{
+	if (at_entry || !plan->res_filter || !(plan->traced & LANNER_ONE_RECORD))
+		return 0;
+	__s64 res = abi == LANNER_ABI_I386 ? (__s32)ret : ret;
+	return res < plan->res_lo || res > plan->res_hi;
+}
+
 /* The plan for this syscall, with its ABI and (for i386 socketcall) the real arguments;
- * NULL when it is not traced or not for this process. *known_out is the process's known
- * descriptors (NULL system-wide). */
+ * NULL when it is not traced, not for this process, or left out by its result. *known_out is
+ * the process's known descriptors (NULL when the scope map had no room for them). */
 static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 nr, int at_entry,
 						    __s64 ret, __u32 *abi_out, __u32 *op_out,
 						    __u64 *args, struct lanner_known **known_out)
@@ -515,13 +527,8 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 	/* Reported at entry: nothing to do at exit. */
 	if (!at_entry && plan->entry_only)
 		return 0;
-	/* A result no rule can match (every dup above 2, under the default rules): a one-record
-	 * call ends here, before the scope lookup and the register reads. */
-	if (!at_entry && plan->res_filter && (plan->traced & LANNER_ONE_RECORD)) {
-		__s64 res = abi == LANNER_ABI_I386 ? (__s32)ret : ret;
-		if (res < plan->res_lo || res > plan->res_hi)
-			return 0;
-	}
+	if (left_out_by_result(plan, at_entry, abi, ret))
+		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct lanner_known *known = bpf_map_lookup_elem(&scope, &tgid);
 	if (system_wide) {
@@ -563,6 +570,8 @@ static __always_inline struct lanner_plan *plan_for(struct pt_regs *regs, __u64 
 			return 0;
 		/* The same for the operation, before its words are read. */
 		if (at_entry && reported_at_exit(plan))
+			return 0;
+		if (left_out_by_result(plan, at_entry, abi, ret))
 			return 0;
 		__u32 words[6] = {};
 		__u32 n = plan->words;
@@ -730,12 +739,6 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 		return 0;
 	if (abi == LANNER_ABI_I386)
 		ret = (__s32)ret;
-	/* A result no rule can match: a one-record call ends here, before its record (a call
-	 * with an entry record is judged by the driver, which holds the entry). plan_for already
-	 * judged the syscall's own plan; this judges an i386 socketcall operation's. */
-	if (plan->res_filter && (plan->traced & LANNER_ONE_RECORD) &&
-	    (ret < plan->res_lo || ret > plan->res_hi))
-		return 0;
 	struct scratch *s = scratch_area(SLOT_EXIT);
 	if (!s)
 		return 0;
