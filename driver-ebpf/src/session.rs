@@ -283,8 +283,9 @@ fn counter(skel: &LannerSkel<'_>, index: u32) -> u64 {
 /// How often the programs' skipped runs are read.
 const MISSES_EVERY: Duration = Duration::from_millis(100);
 /// How often the kernel's loss counters are read and the workload's root is waited for. Each
-/// costs a syscall, and a busy reader runs thousands of rounds a second: read every round,
-/// they were a tenth of its CPU. A loss is reported at most this much later.
+/// costs a syscall, and a busy reader runs thousands of rounds a second: done every round,
+/// they were half of its CPU under an open/close loop. A loss is reported at most this much
+/// later (and every one at the end).
 const CHECKS_EVERY: Duration = Duration::from_millis(10);
 
 /// The runs of our programs the kernel skipped (`recursion_misses` in their fdinfo).
@@ -344,16 +345,23 @@ impl Losses {
     }
 }
 
-/// Every loss the kernel side or the parsing counts, each reported as it grows.
+/// Every loss the kernel side or the parsing counts, each reported as it grows. Losses are not
+/// any one process's: they are charged to `owner`, the workload as a whole (its root), or to
+/// no process (0) when the whole system is watched.
 struct LossReports {
     ring_full: Losses,
     scope_full: Losses,
     skipped: Losses,
     bad_records: Losses,
+    owner: u32,
+    /// When the kernel's counters were last read (a syscall each).
+    counters_read: Instant,
+    /// When the skipped program runs were last read (seven /proc reads).
+    skipped_read: Instant,
 }
 
 impl LossReports {
-    fn new(skel: &LannerSkel<'_>) -> Self {
+    fn new(skel: &LannerSkel<'_>, owner: u32) -> Self {
         let mut skipped = Losses::new("the kernel skipped a program already running on that CPU");
         skipped.reported = recursion_misses(skel);
         LossReports {
@@ -361,29 +369,33 @@ impl LossReports {
             scope_full: Losses::new("the scope map was full: a new process was not traced"),
             skipped,
             bad_records: Losses::new("a ring buffer record was malformed"),
+            owner,
+            counters_read: Instant::now(),
+            skipped_read: Instant::now(),
         }
     }
 
-    /// Drop events for what grew since the last report. The kernel's counters cost a syscall
-    /// each, so they are read only when `counters_too`; skipped program runs cost seven /proc
-    /// reads, so they are looked at only when `skipped_too`.
-    #[allow(clippy::too_many_arguments)]
+    /// Drop events for what grew since the last report, at `ts`. What is costly to read is
+    /// read only now and then: the kernel's counters every [`CHECKS_EVERY`], skipped program
+    /// runs every [`MISSES_EVERY`]; everything when `all` (at the end).
     fn report(
         &mut self,
         skel: &LannerSkel<'_>,
         malformed: u64,
-        counters_too: bool,
-        skipped_too: bool,
+        all: bool,
         ts: u64,
-        owner: u32,
         out: &mut Vec<Event>,
     ) {
-        if counters_too {
+        let owner = self.owner;
+        let now = Instant::now();
+        if all || now.duration_since(self.counters_read) > CHECKS_EVERY {
+            self.counters_read = now;
             self.ring_full.report(counter(skel, 1), ts, owner, out);
             self.scope_full.report(counter(skel, 2), ts, owner, out);
         }
         self.bad_records.report(malformed, ts, owner, out);
-        if skipped_too {
+        if all || now.duration_since(self.skipped_read) > MISSES_EVERY {
+            self.skipped_read = now;
             self.skipped.report(recursion_misses(skel), ts, owner, out);
         }
     }
@@ -552,12 +564,8 @@ pub fn run(
 
     let mut out: Vec<Event> = Vec::with_capacity(BATCH);
     let mut reorder = Reorder::default();
-    // Losses in the kernel are not any one process's: they are charged to the workload as a
-    // whole (its root), or to no process (0) when the whole system is watched.
-    let loss_owner = root.unwrap_or(0);
-    let mut losses = LossReports::new(&skel);
-    let mut last_misses_check = Instant::now();
-    let mut last_check = Instant::now();
+    let mut losses = LossReports::new(&skel, root.unwrap_or(0));
+    let mut last_root_wait = Instant::now();
     let mut root_status: Option<ExitStatus> = None;
     let mut root_done = child.is_none();
     let mut last_liveness = Instant::now();
@@ -575,28 +583,11 @@ pub fn run(
         while let Ok(batch) = spent.try_recv() {
             drop(batch);
         }
-        // Losses the kernel side counted, as drop events in the stream. Runs the kernel
-        // skipped because the same program was already running on that CPU (a syscall program
-        // preempted mid-run) are read now and then, and once more at the end.
-        let now = Instant::now();
-        let checks_due = now.duration_since(last_check) > CHECKS_EVERY;
-        if checks_due {
-            last_check = now;
-        }
-        let skipped_too = now.duration_since(last_misses_check) > MISSES_EVERY;
-        if skipped_too {
-            last_misses_check = now;
-        }
+        // Losses the kernel side counted, as drop events in the stream (runs the kernel
+        // skipped because the same program was already running on that CPU, a syscall program
+        // preempted mid-run, among them).
         let ts = reorder.latest(&out);
-        losses.report(
-            &skel,
-            malformed.get(),
-            checks_due,
-            skipped_too,
-            ts,
-            loss_owner,
-            &mut out,
-        );
+        losses.report(&skel, malformed.get(), false, ts, &mut out);
         reorder.hold(&mut out);
         reorder.release(!arrived, &mut out);
         account(&shared, &out);
@@ -615,7 +606,9 @@ pub fn run(
             }
         }
 
-        if let Some(c) = child.as_mut().filter(|_| checks_due) {
+        let root_wait_due = last_root_wait.elapsed() > CHECKS_EVERY;
+        if let Some(c) = child.as_mut().filter(|_| root_wait_due) {
+            last_root_wait = Instant::now();
             if !root_done {
                 if let Ok(Some(status)) = c.try_wait() {
                     root_status = ExitStatus::from_wait_status(status.into_raw());
@@ -669,7 +662,7 @@ pub fn run(
             take_everything(&ring, &fresh, &mut out);
             // Every loss up to the very end, not only up to the last look at the counters.
             let ts = reorder.latest(&out);
-            losses.report(&skel, malformed.get(), true, true, ts, loss_owner, &mut out);
+            losses.report(&skel, malformed.get(), true, ts, &mut out);
             if let Some(status) = root_status {
                 let ts = reorder.latest(&out);
                 assembler
