@@ -1,6 +1,36 @@
 //! `lanner bench` end to end, kept short: two cheap tests, one round, bare and ptrace.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A scratch directory of this test process's own.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lanner-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Runs `lanner bench ARGS --json DIR/samples.json`, which must succeed: its stdout and the
+/// samples it wrote.
+fn bench(dir: &Path, args: &[&str]) -> (String, Vec<serde_json::Value>) {
+    let json = dir.join("samples.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("lanner bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
+    (stdout, samples)
+}
 
 #[test]
 fn bench_measures_bare_and_ptrace_and_writes_samples() {
@@ -9,13 +39,11 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
         eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("lanner-bench-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let json = dir.join("samples.json");
+    let dir = scratch("bench-test");
     let svg = dir.join("chart.svg");
-    let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
-        .args([
-            "bench",
+    let (stdout, samples) = bench(
+        &dir,
+        &[
             "--drivers",
             "none,ptrace",
             "--tests",
@@ -24,19 +52,10 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
             "0.2",
             "--rounds",
             "1",
-            "--json",
-            json.to_str().expect("utf-8"),
             "--svg",
             svg.to_str().expect("utf-8"),
             "--peers",
-        ])
-        .output()
-        .expect("lanner bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     assert!(stdout.contains("index"), "{stdout}");
     assert!(stdout.contains("start+stop"), "{stdout}");
@@ -44,8 +63,6 @@ fn bench_measures_bare_and_ptrace_and_writes_samples() {
         stdout.contains("ptrace: lanner run --driver ptrace: seccomp filter"),
         "the legend says what each column ran: {stdout}"
     );
-    let samples: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
     // Each peer that is installed is a column: two samples (one per test) each.
     let mut peers = 0;
     for peer in ["strace", "bpftrace"] {
@@ -117,12 +134,10 @@ fn floors_add_a_column_per_ebpf_attach_mode() {
         eprintln!("SKIPPED: the eBPF driver cannot run here: {report}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("lanner-bench-floors-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let json = dir.join("samples.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_lanner"))
-        .args([
-            "bench",
+    let dir = scratch("bench-floors");
+    let (stdout, samples) = bench(
+        &dir,
+        &[
             "--drivers",
             "none,ebpf,ebpf-per-syscall",
             "--floors",
@@ -132,16 +147,7 @@ fn floors_add_a_column_per_ebpf_attach_mode() {
             "0.2",
             "--rounds",
             "1",
-            "--json",
-            json.to_str().expect("utf-8"),
-        ])
-        .output()
-        .expect("lanner bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     for legend in [
         "ebpf-floor: the raw mode's floor",
@@ -149,8 +155,6 @@ fn floors_add_a_column_per_ebpf_attach_mode() {
     ] {
         assert!(stdout.contains(legend), "{stdout}");
     }
-    let samples: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json file")).expect("JSON");
     let drivers: Vec<&str> = samples
         .iter()
         .filter_map(|s| s["driver"].as_str())

@@ -1628,16 +1628,6 @@ fn an_open_storm_on_many_threads_loses_nothing() {
     assert_every_storm_open_accounted(&t, seen, &out, "one event per open the workload counted");
 }
 
-/// What fx-storm printed: how many opens it made.
-fn storm_opens(out: &std::path::Path) -> usize {
-    let printed = std::fs::read_to_string(out).expect("fx-storm's count");
-    printed
-        .trim()
-        .strip_prefix("opens ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"))
-}
-
 /// The storm tests' accounting: `seen` storm opens in the trace against what fx-storm counted
 /// in `out`. Under ptrace nothing is lost: one event per open (`what`). ebpf_differs: the eBPF
 /// driver never slows the workload down, so a consumer slower than the storm (this debug
@@ -1649,7 +1639,7 @@ fn assert_every_storm_open_accounted(
     out: &std::path::Path,
     what: &str,
 ) {
-    let opens = storm_opens(out);
+    let opens = common::storm_opens(out);
     assert!(opens > 0);
     if driver_kind() != Kind::Ebpf {
         t.check_invariants();

@@ -2,6 +2,8 @@
 //! that do not fit are lost, and every one of them is counted and reported as a drop event
 //! ("the ring buffer was full"), in the stream and in the driver's count.
 
+mod common;
+
 use std::os::unix::ffi::OsStrExt;
 
 use lanner_common::driver::{collect, Command, Driver, Target};
@@ -17,10 +19,13 @@ fn a_storm_that_overflows_a_one_page_ring_is_counted_as_drops() {
         eprintln!("SKIPPED: the eBPF driver cannot run here: {report}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("lanner-overflow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    let count = dir.join("count");
-    let script = format!("{FX_STORM} {} 2 0.3 > {}", dir.display(), count.display());
+    let dir = common::Scratch::new("overflow");
+    let count = dir.path().join("count");
+    let script = format!(
+        "{FX_STORM} {} 2 0.3 > {}",
+        dir.path().display(),
+        count.display()
+    );
     // One page: room for a couple of dozen open records at a time.
     let mut driver = EbpfDriver::new(Options {
         ring_bytes: 4096,
@@ -37,20 +42,14 @@ fn a_storm_that_overflows_a_one_page_ring_is_counted_as_drops() {
     let stats = driver.stats();
     assert_eq!(status.map(|s| s.shell_code()), Some(0));
 
-    let printed = std::fs::read_to_string(&count).expect("fx-storm's count");
-    let opens: u64 = printed
-        .trim()
-        .strip_prefix("opens ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"));
-    let prefix = dir.join("storm-");
+    let opens = common::storm_opens(&count) as u64;
+    let prefix = dir.path().join("storm-");
     let seen = events
         .iter()
         .filter(|ev| match &ev.kind {
-            EventKind::Syscall(sc) if sc.id.name() == "openat" => sc
-                .arg("name")
-                .and_then(|v| v.as_bytes())
-                .is_some_and(|name| name.starts_with(prefix.as_os_str().as_bytes())),
+            EventKind::Syscall(sc) if sc.id.name() == "openat" => {
+                common::path_arg(sc, "name").starts_with(prefix.as_os_str().as_bytes())
+            }
             _ => false,
         })
         .count() as u64;
@@ -62,7 +61,6 @@ fn a_storm_that_overflows_a_one_page_ring_is_counted_as_drops() {
         })
         .collect();
     let lost: u64 = drops.iter().map(|d| d.count).sum();
-    let _ = std::fs::remove_dir_all(&dir);
 
     assert!(lost > 0, "{opens} opens fit in one page: {seen} seen");
     assert!(

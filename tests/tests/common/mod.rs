@@ -411,6 +411,16 @@ impl Scratch {
     }
 }
 
+/// What fx-storm printed to `out`: how many opens it made.
+pub fn storm_opens(out: &Path) -> usize {
+    let printed = std::fs::read_to_string(out).expect("fx-storm's count");
+    printed
+        .trim()
+        .strip_prefix("opens ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("fx-storm printed {printed:?}"))
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
