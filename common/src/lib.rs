@@ -5,6 +5,7 @@ pub mod decode;
 pub mod driver;
 pub mod event;
 pub mod json;
+pub mod paths;
 pub mod priority;
 pub mod replay;
 pub mod set;
@@ -16,5 +17,6 @@ pub use driver::{
     Driver, DriverError, DriverStats, Next, ProbeReport, ResultFilter, Started, Target,
 };
 pub use event::{Event, EventKind};
+pub use paths::{OpenCall, OpenFilter, PathPattern, PathRule};
 pub use set::SyscallSet;
 pub use syscalls::{Abi, SyscallId};
