@@ -57,6 +57,40 @@ impl Glob {
         }
     }
 
+    /// The bytes every match starts with: the pattern's leading literal bytes (escapes
+    /// included), cut before the first letter for a case-insensitive pattern, whose matches
+    /// may spell it in either case.
+    pub fn literal_prefix(&self) -> Vec<u8> {
+        self.toks
+            .iter()
+            .map_while(|t| match t {
+                Tok::Byte(b) if !(self.fold_case && b.is_ascii_alphabetic()) => Some(*b),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether every match contains `needle`, because the pattern spells it as consecutive
+    /// literal bytes. Only for needles without letters when the pattern ignores case.
+    pub fn has_literal(&self, needle: &[u8]) -> bool {
+        if needle.is_empty() {
+            return true;
+        }
+        if self.fold_case && needle.iter().any(u8::is_ascii_alphabetic) {
+            return false;
+        }
+        self.toks.split(|t| !matches!(t, Tok::Byte(_))).any(|run| {
+            let bytes: Vec<u8> = run
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Byte(b) => Some(*b),
+                    _ => None,
+                })
+                .collect();
+            memchr::memmem::find(&bytes, needle).is_some()
+        })
+    }
+
     /// Whether `s` matches the whole pattern.
     pub fn matches(&self, s: &[u8]) -> bool {
         let (mut p, mut i) = (0usize, 0usize);
@@ -160,5 +194,18 @@ mod tests {
         assert!(m("", "") && !m("", "a") && m("*", ""));
         assert!(m("[", "["), "unclosed class is a literal");
         assert!(Glob::new(b"*.LOG", true).matches(b"x.log"));
+    }
+
+    #[test]
+    fn literal_parts() {
+        let g = |p: &str| Glob::new(p.as_bytes(), false);
+        assert_eq!(g("/home/*/.ssh/*").literal_prefix(), b"/home/");
+        assert_eq!(g("/etc/pass\\*d").literal_prefix(), b"/etc/pass*d");
+        assert_eq!(g("*.log").literal_prefix(), b"");
+        assert_eq!(Glob::new(b"/Etc/*", true).literal_prefix(), b"/");
+        assert!(g("*../*../*").has_literal(b".."));
+        assert!(!g("*.?.*").has_literal(b".."), "a metacharacter between");
+        assert!(!g("*[..]*").has_literal(b".."), "in a class");
+        assert!(Glob::new(b"*../*", true).has_literal(b".."));
     }
 }

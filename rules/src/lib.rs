@@ -19,7 +19,8 @@
 //!
 //! Modules, one job each: `yaml` (YAML with positions), `loader` (items, append/override),
 //! `lexer` and `parser` (conditions to `ast`), `fields` (the field table), `compile` (macros,
-//! lists, types), `interest` (event types a condition can match), `eval` (evaluation),
+//! lists, types), `interest` (event types a condition can match), `results` and `paths` (the
+//! results and open paths a driver may leave out), `eval` (evaluation),
 //! `output` (templates), `ruleset` (the compiled whole), `error`.
 
 mod ast;
@@ -34,6 +35,7 @@ mod lexer;
 mod loader;
 pub mod output;
 mod parser;
+mod paths;
 mod results;
 pub mod ruleset;
 mod yaml;

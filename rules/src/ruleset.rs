@@ -234,6 +234,28 @@ impl Ruleset {
         }
     }
 
+    /// The ways the enabled rules can match an open-family call `id` (see
+    /// [`OpenFilter`](lanner_common::OpenFilter)): `None` when some rule can match it whatever
+    /// its path and access mode; `Some(list)` when every match of every rule, on a call through
+    /// the x86_64 ABI whose path is absolute and normalized (`!needs_resolving(path)`),
+    /// satisfies one of the list's rules (the path matches the pattern, and the open's access
+    /// mode is in `access`). `Some(vec![])` when no rule can match such a call. The list is
+    /// sorted, without rules another covers.
+    pub fn open_paths(&self, id: lanner_common::SyscallId) -> Option<Vec<lanner_common::PathRule>> {
+        let ev = EventCode::Syscall(id);
+        let need = self
+            .rules_for(ev)
+            .iter()
+            .filter_map(|&idx| self.rule(idx))
+            .fold(crate::paths::PathNeed::never(), |need, rule| {
+                need.or(crate::paths::path_need(&rule.condition, ev))
+            });
+        match need {
+            crate::paths::PathNeed::Alts(rules) => Some(crate::paths::simplify(rules)),
+            crate::paths::PathNeed::Any => None,
+        }
+    }
+
     /// The state the enabled rules read (conditions and outputs).
     pub fn state_needs(&self) -> StateNeeds {
         self.needs
