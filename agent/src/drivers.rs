@@ -54,6 +54,7 @@ fn ebpf_driver(settings: EbpfSettings, calls: &Reporting) -> Result<Box<dyn Driv
     driver.set_entry_only(calls.entry_only);
     driver.set_result_filters(calls.result_filters.clone());
     driver.set_lazy_closes(calls.lazy_closes);
+    driver.set_open_filter(calls.open_filter.clone());
     Ok(Box::new(driver))
 }
 
@@ -67,6 +68,7 @@ fn ptrace_driver(calls: &Reporting) -> Box<dyn Driver> {
     driver.set_entry_only(calls.entry_only);
     driver.set_result_filters(calls.result_filters.clone());
     driver.set_lazy_closes(calls.lazy_closes);
+    driver.set_open_filter(calls.open_filter.clone());
     Box::new(driver)
 }
 
@@ -95,6 +97,8 @@ pub struct Reporting {
     /// driver follows descriptors in the kernel; the ptrace driver compares the files they
     /// refer to and does not stop at closes).
     pub lazy_closes: bool,
+    /// Opens no rule could match by their path and access mode, which a driver may leave out.
+    pub open_filter: Option<lanner_common::OpenFilter>,
 }
 
 /// How the eBPF driver is to run (`lanner run`'s `--ebpf-*` options).

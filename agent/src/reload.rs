@@ -5,7 +5,9 @@
 //! The driver's interest set is fixed when the workload starts (the ptrace driver's seccomp
 //! filter cannot be widened), so new rules that need syscalls outside it are loaded but will
 //! not see those events: that is logged as a warning naming the syscalls and the rules, never
-//! glossed over.
+//! glossed over. The open filter is not fixed: the driver is handed the new rules' (or told to
+//! keep every open, when a reloaded rule on close needs the opens that name its files).
+//! Calls reported by the driver before the reload went through the old filter.
 
 use std::path::PathBuf;
 
@@ -26,11 +28,14 @@ pub struct Reloader {
     pub entry_only: SyscallSet,
     /// The calls the driver leaves out by their result.
     pub result_filters: Vec<lanner_common::ResultFilter>,
+    /// The opens the driver leaves out by their path and access mode.
+    pub open_filter: Option<lanner_common::OpenFilter>,
 }
 
 impl Reloader {
-    /// Loads the rules again into `engine`, or keeps the old ones and says why.
-    pub fn reload(&self, engine: &mut Engine) {
+    /// Loads the rules again into `engine`, or keeps the old ones and says why; gives `driver`
+    /// the new rules' open filter.
+    pub fn reload(&mut self, engine: &mut Engine, driver: &mut dyn lanner_common::Driver) {
         let before = engine.ruleset().rules().len();
         let ruleset = match crate::run::load_rules(&self.files, self.strict) {
             Ok(ruleset) => ruleset,
@@ -102,6 +107,23 @@ impl Reloader {
                  are fixed at start; restart the agent to see them): {}",
                 narrowed.join("; ")
             );
+        }
+        if self.open_filter.is_some() {
+            // A rule on close reads the file its descriptor was opened on: every open then.
+            let close_matched = lanner_common::SyscallId::from_name("close")
+                .is_some_and(|close| ruleset.syscalls().contains(close));
+            let next = if close_matched {
+                None
+            } else {
+                engine::open_filter(&ruleset)
+            };
+            match driver.update_open_filter(next.clone()) {
+                Ok(()) => self.open_filter = next,
+                Err(err) => tracing::warn!(
+                    "the reloaded rules may match opens this run leaves out by their path \
+                     (restart the agent to see them): {err}"
+                ),
+            }
         }
         let after = ruleset.rules().len();
         let unkept = engine.replace_ruleset(ruleset);

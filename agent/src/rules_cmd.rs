@@ -39,6 +39,35 @@ fn range_text(lo: i64, hi: i64) -> String {
     }
 }
 
+/// What the drivers' open filter keeps, in a line.
+fn open_filter_text(filter: &lanner_common::OpenFilter) -> String {
+    use lanner_common::paths::{ACCESS_ANY, ACCESS_READ};
+    use lanner_common::PathPattern;
+    let mut kept: Vec<String> = filter
+        .rules
+        .iter()
+        .map(|r| {
+            let access = match r.access {
+                ACCESS_ANY => "",
+                ACCESS_READ => " (read)",
+                _ => " (write)",
+            };
+            match &r.pattern {
+                PathPattern::Prefix(p) => format!("{}*{access}", String::from_utf8_lossy(p)),
+                PathPattern::Suffix(s) => format!("*{}{access}", String::from_utf8_lossy(s)),
+            }
+        })
+        .collect();
+    if filter.keep_writes {
+        kept.push("any open that writes or creates (state: file-writes)".to_owned());
+    }
+    kept.push("relative or unnormalized paths, other ABIs".to_owned());
+    format!(
+        "opens reported (the drivers leave out the others): {}",
+        kept.join(", ")
+    )
+}
+
 /// `rules syscalls`: one line per syscall the drivers will trace, with the rules that need it
 /// or the state that needs it; then the non-syscall event types the rules use.
 pub fn syscalls(files: &[PathBuf]) -> Result<String> {
@@ -71,6 +100,17 @@ pub fn syscalls(files: &[PathBuf]) -> Result<String> {
             None => String::new(),
         };
         let _ = writeln!(out, "{:<18} {why}{only}", id.name());
+    }
+    match lanner::engine::open_filter(&ruleset) {
+        Some(filter) => {
+            let _ = writeln!(out, "{}", open_filter_text(&filter));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "every open is reported: some rule can match an open whatever its path"
+            );
+        }
     }
     for (code, rules) in ruleset.why() {
         if !matches!(code, lanner_rules::EventCode::Syscall(_)) {

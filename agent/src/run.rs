@@ -297,23 +297,42 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
             "reported only for these results"
         );
     }
-    let reloader = Reloader {
+    // The same closes (kept for the fd table only) are left out altogether: both drivers mark
+    // a later use of a closed number stale instead.
+    let lazy_closes = lanner_common::syscalls::SyscallId::from_name("close")
+        .is_some_and(|close| entry_only.contains(close));
+    // Opens whose path and access mode no rule can match are left out too (most of what a
+    // workload opens): in the kernel by the eBPF driver. Only where closes are (a rule on
+    // close names its file from the open), and not when the events are written out: the events
+    // file is the record of what the workload did, opens the most telling part of it.
+    let open_filter = if lazy_closes && args.events_out.is_none() {
+        engine::open_filter(engine.ruleset())
+    } else {
+        None
+    };
+    match &open_filter {
+        Some(f) => tracing::debug!(
+            patterns = f.rules.len(),
+            keep_writes = f.keep_writes,
+            "opens left out unless their path and access mode may match a rule"
+        ),
+        None => tracing::debug!("every open reported: a rule may match any path"),
+    }
+    let mut reloader = Reloader {
         files: args.rules.clone(),
         strict: args.strict,
         traced: interest,
         entry_only,
         result_filters: result_filters.clone(),
+        open_filter: open_filter.clone(),
     };
-    // The same closes (kept for the fd table only) are left out altogether: both drivers mark
-    // a later use of a closed number stale instead.
-    let lazy_closes = lanner_common::syscalls::SyscallId::from_name("close")
-        .is_some_and(|close| entry_only.contains(close));
     let reporting = drivers::Reporting {
         entry_only,
         result_filters,
         // Not with an explicit --syscalls list (the events are the product, closes among
         // them) nor when a rule matches close.
         lazy_closes,
+        open_filter,
     };
     let mut driver = drivers::select(
         args.driver,
@@ -376,7 +395,7 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
             }
             if signals.reload.load(Ordering::Relaxed) {
                 signals.reload.store(false, Ordering::SeqCst);
-                reloader.reload(&mut engine);
+                reloader.reload(&mut engine, driver.as_mut());
             }
             match driver.next_event(POLL)? {
                 Next::Event(event) => {

@@ -527,6 +527,7 @@ const UNAME_RULE: &str = "- rule: uname seen\n  desc: d\n  condition: evt.type =
 /// /etc/hostname and /etc/hosts; `between` runs once it is ready (rewrite the rules, send the
 /// signal, wait for the log line). Returns stdout and stderr.
 fn run_with_reload(
+    driver: &str,
     dir: &std::path::Path,
     rules: &std::path::Path,
     between: impl FnOnce(u32, &Receiver<String>),
@@ -541,7 +542,7 @@ fn run_with_reload(
         .args([
             "run",
             "--driver",
-            "ptrace",
+            driver,
             "--reload-signal",
             "hup",
             "--rules",
@@ -578,6 +579,33 @@ fn alerts_of(stderr: &str, rule: &str) -> usize {
         .count()
 }
 
+/// A reload that adds a rule on a file the rules in force did not name: the eBPF driver left
+/// its opens out in the kernel until then, and is handed the new filter (the ptrace driver's
+/// case is the test below).
+#[cfg(feature = "ebpf")]
+#[test]
+fn reload_widens_the_ebpf_open_filter() {
+    if !lanner_driver_ebpf::probe().available_for_test() {
+        return;
+    }
+    let dir = temp_dir("reload-ebpf");
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, HOSTS_RULE).expect("write rules");
+    let (_, err) = run_with_reload("ebpf", &dir, &rules, |pid, lines| {
+        std::fs::write(&rules, format!("{HOSTS_RULE}{HOSTNAME_RULE}")).expect("rewrite");
+        // SAFETY: kill with integer arguments.
+        unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+        wait_for_line(lines, "rules reloaded");
+    });
+    assert_eq!(alerts_of(&err, "hosts read"), 2, "{err}");
+    assert_eq!(
+        alerts_of(&err, "hostname read"),
+        1,
+        "the open of /etc/hostname, left out before the reload, is seen after: {err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn reload_signal_swaps_in_new_rules_without_reaching_the_workload() {
     if !ptrace_available() {
@@ -586,7 +614,7 @@ fn reload_signal_swaps_in_new_rules_without_reaching_the_workload() {
     let dir = temp_dir("reload");
     let rules = dir.join("rules.yaml");
     std::fs::write(&rules, HOSTS_RULE).expect("write rules");
-    let (stdout, err) = run_with_reload(&dir, &rules, |pid, lines| {
+    let (stdout, err) = run_with_reload("ptrace", &dir, &rules, |pid, lines| {
         std::fs::write(&rules, format!("{HOSTS_RULE}{HOSTNAME_RULE}{UNAME_RULE}"))
             .expect("rewrite");
         // SAFETY: kill with integer arguments.
@@ -616,7 +644,7 @@ fn bad_rules_on_reload_keep_the_old_ones_and_say_where() {
     let dir = temp_dir("reload-bad");
     let rules = dir.join("rules.yaml");
     std::fs::write(&rules, HOSTS_RULE).expect("write rules");
-    let (_, err) = run_with_reload(&dir, &rules, |pid, lines| {
+    let (_, err) = run_with_reload("ptrace", &dir, &rules, |pid, lines| {
         std::fs::write(
             &rules,
             "- rule: broken\n  desc: d\n  condition: evt.type = open and (\n  output: o\n  priority: WARNING\n",

@@ -116,6 +116,17 @@ pub trait Driver: Send {
         drop(event);
     }
 
+    /// Replaces the open filter in force (a rules reload): `None` keeps every open. It applies
+    /// to the open-family calls the driver was started with a filter for; a driver started
+    /// without one leaves out no open either way. By default, refused.
+    fn update_open_filter(&mut self, filter: Option<crate::OpenFilter>) -> Result<(), DriverError> {
+        drop(filter);
+        Err(DriverError::Internal(format!(
+            "the {} driver cannot change its open filter while it runs",
+            self.name()
+        )))
+    }
+
     /// Counters so far.
     fn stats(&self) -> DriverStats;
 
@@ -198,7 +209,33 @@ pub struct Feature {
     pub note: String,
 }
 
+/// The environment variable naming the drivers a test run requires (`ptrace,ebpf`): set by
+/// `cargo xtask test` on a machine that has what they need, so that a driver which cannot run
+/// there (a program the verifier now refuses, say) fails the tests instead of skipping them.
+pub const TEST_REQUIRE_ENV: &str = "LANNER_TEST_REQUIRE";
+
 impl ProbeReport {
+    /// For tests: whether the driver can run here. When it cannot, prints why (the test then
+    /// skips), or panics if [`TEST_REQUIRE_ENV`] names the driver.
+    pub fn available_for_test(&self) -> bool {
+        if self.available {
+            return true;
+        }
+        let required = std::env::var(TEST_REQUIRE_ENV).unwrap_or_default();
+        if required.split(',').any(|d| d.trim() == self.driver) {
+            panic!(
+                "the {} driver is required here ({TEST_REQUIRE_ENV}={required}) but cannot \
+                 run: {self}",
+                self.driver
+            );
+        }
+        eprintln!(
+            "SKIPPED: the {} driver cannot run here: {self}",
+            self.driver
+        );
+        false
+    }
+
     /// A driver that cannot run, and why.
     pub fn unavailable(driver: &'static str, reason: impl Into<String>) -> Self {
         ProbeReport {

@@ -13,6 +13,7 @@
 //! x86_64 (rules may ask for the ABI), every call whose path could not be read whole, and, when
 //! the engine records written files, every open for writing or creating.
 
+use crate::event::{Captured, RawSyscall};
 use crate::syscalls::{Abi, SyscallId};
 
 /// The open reads the file (`O_RDONLY` or `O_RDWR`).
@@ -27,6 +28,8 @@ pub const ACCESS_ANY: u8 = ACCESS_READ | ACCESS_WRITE;
 pub const PREFIX_MAX: usize = 64;
 /// The longest suffix compared, likewise.
 pub const SUFFIX_MAX: usize = 32;
+/// The longest path judged; a longer one is kept (the eBPF programs scan at most this much).
+pub const SCAN_MAX: usize = 256;
 
 /// How a path may look for some rule to match it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,10 +78,17 @@ pub struct OpenFilter {
 }
 
 impl OpenFilter {
-    /// A filter for `calls` from `rules` (cut to the compared lengths and deduplicated).
+    /// A filter for `calls` from `rules` (cut to the compared lengths and deduplicated; when
+    /// every write is kept anyway, their write bits are dropped, and rules left with none).
     pub fn new(calls: Vec<OpenCall>, rules: Vec<PathRule>, keep_writes: bool) -> OpenFilter {
         let mut rules: Vec<PathRule> = rules
             .into_iter()
+            .map(|mut r| {
+                if keep_writes {
+                    r.access &= !ACCESS_WRITE;
+                }
+                r
+            })
             .filter(|r| r.access != 0)
             .map(|mut r| {
                 match &mut r.pattern {
@@ -100,9 +110,38 @@ impl OpenFilter {
         }
     }
 
+    /// A filter for `calls` that keeps every open (what replaces a filter the rules no longer
+    /// allow).
+    pub fn keep_all(calls: Vec<OpenCall>) -> OpenFilter {
+        OpenFilter::new(
+            calls,
+            vec![PathRule {
+                pattern: PathPattern::Prefix(Vec::new()),
+                access: ACCESS_ANY,
+            }],
+            false,
+        )
+    }
+
     /// Where `id` has its path and flags, when the filter applies to it.
     pub fn call(&self, id: SyscallId) -> Option<&OpenCall> {
         self.calls.iter().find(|c| c.id == id)
+    }
+
+    /// [`OpenFilter::keeps`] for a captured call: true for a call the filter does not apply
+    /// to.
+    pub fn keeps_raw(&self, raw: &RawSyscall) -> bool {
+        let Some(call) = raw.id.and_then(|id| self.call(id)) else {
+            return true;
+        };
+        let path = match raw.mem.get(usize::from(call.path)) {
+            Some(Captured::Bytes(path)) => Some(path.as_slice()),
+            _ => None,
+        };
+        let flags = call
+            .flags
+            .and_then(|i| raw.args.get(usize::from(i)).copied());
+        self.keeps(raw.abi.unwrap_or(Abi::X86_64), path, flags)
     }
 
     /// Whether an open through `abi` of `path` (`None`: not read whole) with `flags` (`None`:
@@ -131,6 +170,41 @@ impl OpenFilter {
     }
 }
 
+/// A new open filter handed from the agent's thread (a rules reload) to the thread that
+/// applies it, which looks at every round for the price of one atomic load.
+#[derive(Debug, Default)]
+pub struct FilterUpdate {
+    posted: std::sync::atomic::AtomicBool,
+    next: std::sync::Mutex<Option<Option<OpenFilter>>>,
+}
+
+impl FilterUpdate {
+    /// Hands over `filter` (`None`: keep every open), replacing one not yet taken.
+    pub fn post(&self, filter: Option<OpenFilter>) {
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *next = Some(filter);
+        self.posted
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The filter posted since the last call, if any.
+    pub fn take(&self) -> Option<Option<OpenFilter>> {
+        if !self.posted.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.posted
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        next.take()
+    }
+}
+
 /// The access modes of an open with `flags`.
 pub fn access_of(flags: u64) -> u8 {
     match flags & libc::O_ACCMODE as u64 {
@@ -149,7 +223,10 @@ fn creates(flags: u64) -> bool {
 /// empty, `.` or `..` component, or a trailing slash. Also any `..` at all, so that a rule on
 /// the raw path containing `../` (directory traversal) sees every such open.
 pub fn needs_resolving(path: &[u8]) -> bool {
-    if path.first() != Some(&b'/') || (path.len() > 1 && path.ends_with(b"/")) {
+    if path.len() > SCAN_MAX
+        || path.first() != Some(&b'/')
+        || (path.len() > 1 && path.ends_with(b"/"))
+    {
         return true;
     }
     if path.ends_with(b"/.") {
@@ -198,14 +275,13 @@ mod tests {
     fn an_open_no_rule_can_match_is_left_out() {
         let f = filter(false);
         assert!(!f.keeps(Abi::X86_64, Some(b"/tmp/x"), RDONLY));
-        assert!(!f.keeps(Abi::X86_64, Some(b"/etc/passwd"), RDONLY), "read, not write");
+        assert!(
+            !f.keeps(Abi::X86_64, Some(b"/etc/passwd"), RDONLY),
+            "read, not write"
+        );
         assert!(f.keeps(Abi::X86_64, Some(b"/etc/passwd"), WRONLY));
         assert!(f.keeps(Abi::X86_64, Some(b"/etc/shadow"), RDONLY));
-        assert!(f.keeps(
-            Abi::X86_64,
-            Some(b"/etc/shadow"),
-            Some(libc::O_RDWR as u64)
-        ));
+        assert!(f.keeps(Abi::X86_64, Some(b"/etc/shadow"), Some(libc::O_RDWR as u64)));
         assert!(f.keeps(Abi::X86_64, Some(b"/root/.bash_history"), WRONLY));
         assert!(!f.keeps(Abi::X86_64, Some(b"/root/.bash_history"), RDONLY));
     }
@@ -238,13 +314,25 @@ mod tests {
     #[test]
     fn writes_are_kept_when_the_engine_records_them() {
         let f = filter(true);
+        assert_eq!(
+            f.rules,
+            [PathRule {
+                pattern: PathPattern::Prefix(b"/etc/shadow".to_vec()),
+                access: ACCESS_READ,
+            }],
+            "the patterns for writes alone are dropped"
+        );
+        assert!(f.keeps(Abi::X86_64, Some(b"/etc/shadow"), RDONLY));
         assert!(f.keeps(Abi::X86_64, Some(b"/tmp/x"), WRONLY));
         assert!(f.keeps(
             Abi::X86_64,
             Some(b"/tmp/x"),
             Some((libc::O_RDONLY | libc::O_CREAT) as u64)
         ));
-        assert!(f.keeps(Abi::X86_64, Some(b"/tmp/x"), None), "creat, openat2");
+        assert!(
+            f.keeps(Abi::X86_64, Some(b"/tmp/x"), None),
+            "creat, openat2"
+        );
         assert!(!f.keeps(Abi::X86_64, Some(b"/tmp/x"), RDONLY));
     }
 

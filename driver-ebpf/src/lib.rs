@@ -17,6 +17,7 @@
 //! ptrace driver produces (`RawSyscall::decode` is shared by both).
 
 mod assemble;
+mod open_filter;
 mod plan;
 mod probe;
 mod records;
@@ -156,6 +157,13 @@ impl EbpfDriver {
         self.reporting.lazy_closes = on;
     }
 
+    /// Opens to leave out by their path and access mode (no rule could match them): judged in
+    /// the kernel, after the path is read and before the record is written, and counted as
+    /// filtered.
+    pub fn set_open_filter(&mut self, filter: Option<lanner_common::OpenFilter>) {
+        self.reporting.open_filter = filter;
+    }
+
     fn join(&mut self) {
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
@@ -286,13 +294,26 @@ impl Driver for EbpfDriver {
         }
     }
 
+    fn update_open_filter(
+        &mut self,
+        filter: Option<lanner_common::OpenFilter>,
+    ) -> Result<(), DriverError> {
+        if self.thread.is_some() {
+            // The reader thread puts it in force in the kernel on its next round.
+            self.shared.open_filter.post(filter);
+        } else {
+            self.reporting.open_filter = filter;
+        }
+        Ok(())
+    }
+
     fn stats(&self) -> DriverStats {
         DriverStats {
             seen: self.shared.seen.load(Ordering::Relaxed),
             dropped: self.shared.dropped.load(Ordering::Relaxed),
-            // Untraced syscalls are dropped in the kernel before any record is written: none
-            // reaches the user side to be filtered there.
-            filtered: 0,
+            // Opens the kernel side left out. (Untraced syscalls and calls left out by their
+            // result are dropped before any record is written, and not counted.)
+            filtered: self.shared.filtered.load(Ordering::Relaxed),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use lanner_common::spec::{self, ParamType, SpecFlags};
 use lanner_common::syscalls::{socketcall, Abi, SyscallId};
-use lanner_common::{ResultFilter, SyscallSet};
+use lanner_common::{OpenFilter, ResultFilter, SyscallSet};
 
 use crate::skel::types::lanner_plan;
 
@@ -38,7 +38,9 @@ fn empty() -> lanner_plan {
         res_filter: 0,
         fd_marks: 0,
         lazy_close: 0,
-        pad: [0; 4],
+        open_path: 0,
+        open_flags: 0,
+        pad: [0; 2],
         res_lo: 0,
         res_hi: 0,
     }
@@ -69,6 +71,8 @@ pub struct Reporting {
     pub result_filters: Vec<ResultFilter>,
     /// `close` left out; stale descriptor arguments marked instead (`set_lazy_closes`).
     pub lazy_closes: bool,
+    /// Opens left out by their path and access mode (`set_open_filter`).
+    pub open_filter: Option<OpenFilter>,
 }
 
 /// The plan of one traced syscall.
@@ -77,12 +81,17 @@ pub fn plan_of(id: SyscallId, reporting: &Reporting) -> lanner_plan {
         entry_only,
         result_filters: filters,
         lazy_closes,
+        open_filter,
     } = reporting;
     let mut plan = empty();
     if let Some(f) = filters.iter().find(|f| f.id == id) {
         plan.res_filter = 1;
         plan.res_lo = f.lo;
         plan.res_hi = f.hi;
+    }
+    if let Some(call) = open_filter.as_ref().and_then(|f| f.call(id)) {
+        plan.open_path = call.path + 1;
+        plan.open_flags = call.flags.map_or(0, |i| i + 1);
     }
     plan.traced = TRACED;
     if let Some(spec) = spec::lookup(id) {
@@ -189,6 +198,8 @@ pub fn bytes(plan: &lanner_plan) -> [u8; 40] {
     out[17] = plan.res_filter;
     out[18] = plan.fd_marks;
     out[19] = plan.lazy_close;
+    out[20] = plan.open_path;
+    out[21] = plan.open_flags;
     out[24..32].copy_from_slice(&plan.res_lo.to_ne_bytes());
     out[32..40].copy_from_slice(&plan.res_hi.to_ne_bytes());
     out
@@ -246,6 +257,31 @@ mod tests {
             i64::from_ne_bytes(bytes[32..40].try_into().expect("8 bytes")),
             2
         );
+    }
+
+    #[test]
+    fn opens_under_an_open_filter_say_where_their_path_and_flags_are() {
+        let call = |name: &str, path, flags| lanner_common::OpenCall {
+            id: SyscallId::from_name(name).expect("a syscall"),
+            path,
+            flags,
+        };
+        let filter = OpenFilter::new(
+            vec![call("openat", 1, Some(2)), call("creat", 0, None)],
+            Vec::new(),
+            true,
+        );
+        let plans = build(
+            &set("openat,creat,open"),
+            &Reporting {
+                open_filter: Some(filter),
+                ..Reporting::default()
+            },
+        );
+        assert_eq!((plans[257].open_path, plans[257].open_flags), (2, 3));
+        assert_eq!((plans[85].open_path, plans[85].open_flags), (1, 0));
+        assert_eq!(plans[2].open_path, 0, "open is not in the filter");
+        assert_eq!(bytes(&plans[257])[20..22], [2, 3]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use lanner_common::driver::{Command, Target};
 use lanner_common::event::{DropEvent, Event, EventKind, ExitStatus};
 use lanner_common::syscalls::Abi;
-use lanner_common::{DriverError, SyscallSet};
+use lanner_common::{DriverError, OpenFilter, SyscallSet};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder, TracepointCategory};
 
@@ -49,6 +49,10 @@ pub enum Message {
 pub struct Shared {
     pub seen: AtomicU64,
     pub dropped: AtomicU64,
+    /// Opens the kernel side left out (the open filter).
+    pub filtered: AtomicU64,
+    /// A new open filter, from a rules reload.
+    pub open_filter: lanner_common::paths::FilterUpdate,
     pub stop: AtomicBool,
 }
 
@@ -151,6 +155,60 @@ fn fill_plans(skel: &LannerSkel<'_>, setup: &Setup) -> Result<(), DriverError> {
             .map_err(|e| unavailable(format!("writing the syscall plan: {e}")))?;
     }
     Ok(())
+}
+
+/// Puts `next` in force in the kernel over `before` (the filter in force, if any): tries and
+/// flags. In two steps, so that no open either filter keeps is left out meanwhile: first
+/// what both keep, then `next` alone (values rewritten, then the other entries deleted: a
+/// lookup that loses its longest match falls back to a shorter entry, already `next`'s).
+fn put_open_filter(
+    skel: &mut LannerSkel<'_>,
+    before: Option<&OpenFilter>,
+    next: &OpenFilter,
+) -> Result<(), DriverError> {
+    let fail = |e: libbpf_rs::Error| unavailable(format!("writing the open filter: {e}"));
+    let both = match before {
+        Some(before) => crate::open_filter::union(before, next),
+        None => next.clone(),
+    };
+    set_open_flags(skel, &both);
+    let (prefixes, suffixes) = crate::open_filter::entries(&both);
+    write_entries(&skel.maps.open_prefixes, &prefixes).map_err(fail)?;
+    write_entries(&skel.maps.open_suffixes_trie, &suffixes).map_err(fail)?;
+    let (next_prefixes, next_suffixes) = crate::open_filter::entries(next);
+    for (trie, old, new) in [
+        (&skel.maps.open_prefixes, prefixes, next_prefixes),
+        (&skel.maps.open_suffixes_trie, suffixes, next_suffixes),
+    ] {
+        write_entries(trie, &new).map_err(fail)?;
+        for (key, _) in old.iter().filter(|(k, _)| !new.iter().any(|(n, _)| n == k)) {
+            trie.delete(key).map_err(fail)?;
+        }
+    }
+    set_open_flags(skel, next);
+    Ok(())
+}
+
+fn write_entries(
+    trie: &libbpf_rs::MapMut<'_>,
+    entries: &[crate::open_filter::Entry],
+) -> Result<(), libbpf_rs::Error> {
+    for (key, access) in entries {
+        trie.update(key, &[*access], MapFlags::ANY)?;
+    }
+    Ok(())
+}
+
+fn set_open_flags(skel: &mut LannerSkel<'_>, filter: &OpenFilter) {
+    if let Some(bss) = skel.maps.bss_data.as_deref_mut() {
+        bss.open_keep_writes = u32::from(filter.keep_writes);
+        bss.open_suffixes = u32::from(
+            filter
+                .rules
+                .iter()
+                .any(|r| matches!(r.pattern, lanner_common::PathPattern::Suffix(_))),
+        );
+    }
 }
 
 fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverError> {
@@ -354,6 +412,8 @@ struct LossReports {
     skipped: Losses,
     bad_records: Losses,
     owner: u32,
+    /// Opens the kernel side left out, as last read (not a loss: no rule could match them).
+    opens_left_out: u64,
     /// When the kernel's counters were last read (a syscall each).
     counters_read: Instant,
     /// When the skipped program runs were last read (seven /proc reads).
@@ -370,6 +430,7 @@ impl LossReports {
             skipped,
             bad_records: Losses::new("a ring buffer record was malformed"),
             owner,
+            opens_left_out: 0,
             counters_read: Instant::now(),
             skipped_read: Instant::now(),
         }
@@ -392,6 +453,7 @@ impl LossReports {
             self.counters_read = now;
             self.ring_full.report(counter(skel, 1), ts, owner, out);
             self.scope_full.report(counter(skel, 2), ts, owner, out);
+            self.opens_left_out = counter(skel, 3);
         }
         self.bad_records.report(malformed, ts, owner, out);
         if all || now.duration_since(self.skipped_read) > MISSES_EVERY {
@@ -499,7 +561,14 @@ pub fn run(
             return;
         }
     };
-    let prepared = fill_plans(&skel, &setup).and_then(|()| attach(&mut skel, &setup));
+    // The filter in force (the plans of its calls name their path and flags).
+    let mut open_filter = setup.reporting.open_filter.clone();
+    let prepared = fill_plans(&skel, &setup)
+        .and_then(|()| match &open_filter {
+            Some(filter) => put_open_filter(&mut skel, None, filter),
+            None => Ok(()),
+        })
+        .and_then(|()| attach(&mut skel, &setup));
     let links = match prepared {
         Ok(links) => links,
         Err(err) => {
@@ -588,6 +657,9 @@ pub fn run(
         // preempted mid-run, among them).
         let ts = reorder.latest(&out);
         losses.report(&skel, malformed.get(), false, ts, &mut out);
+        shared
+            .filtered
+            .store(losses.opens_left_out, Ordering::Relaxed);
         reorder.hold(&mut out);
         reorder.release(!arrived, &mut out);
         account(&shared, &out);
@@ -603,6 +675,17 @@ pub fn run(
                     }
                 }
                 Err(TrySendError::Disconnected(_)) => return,
+            }
+        }
+
+        if let Some(next) = shared.open_filter.take() {
+            // A rules reload. Without a filter at start, the plans name no open: nothing to do.
+            if let Some(before) = open_filter.take() {
+                let next = next.unwrap_or_else(|| OpenFilter::keep_all(before.calls.clone()));
+                if let Err(err) = put_open_filter(&mut skel, Some(&before), &next) {
+                    tracing::error!("the open filter could not be changed: {err}");
+                }
+                open_filter = Some(next);
             }
         }
 
@@ -663,6 +746,9 @@ pub fn run(
             // Every loss up to the very end, not only up to the last look at the counters.
             let ts = reorder.latest(&out);
             losses.report(&skel, malformed.get(), true, ts, &mut out);
+            shared
+                .filtered
+                .store(losses.opens_left_out, Ordering::Relaxed);
             if let Some(status) = root_status {
                 let ts = reorder.latest(&out);
                 assembler

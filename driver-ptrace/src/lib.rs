@@ -89,6 +89,13 @@ impl PtraceDriver {
         self.reporting.result_filters = filters;
     }
 
+    /// Opens to leave out by their path and access mode (no rule could match them): judged
+    /// when the call is complete, on the path read at its entry. The stops are paid; the agent
+    /// is spared the event.
+    pub fn set_open_filter(&mut self, filter: Option<lanner_common::OpenFilter>) {
+        self.reporting.open_filter = filter;
+    }
+
     fn record_to_next(&mut self, record: Record) -> Next {
         match record {
             Record::Syscall { ts, pid, tid, raw } => match raw.decode() {
@@ -198,6 +205,19 @@ impl Driver for PtraceDriver {
                 "the tracer thread ended without reporting the end of the workload".into(),
             )),
         }
+    }
+
+    fn update_open_filter(
+        &mut self,
+        filter: Option<lanner_common::OpenFilter>,
+    ) -> Result<(), DriverError> {
+        if self.thread.is_some() {
+            // The tracer takes it at its next exit stop.
+            self.shared.open_filter.post(filter);
+        } else {
+            self.reporting.open_filter = filter;
+        }
+        Ok(())
     }
 
     fn stats(&self) -> DriverStats {

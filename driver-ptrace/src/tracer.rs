@@ -79,6 +79,8 @@ pub struct Shared {
     pub filtered: AtomicU64,
     /// Live tasks (tids), so that `stop` can kill them.
     pub live: Mutex<Vec<i32>>,
+    /// A new open filter, from a rules reload.
+    pub open_filter: lanner_common::paths::FilterUpdate,
 }
 
 /// How the start of the workload went, for `Driver::start`.
@@ -177,6 +179,9 @@ pub struct Reporting {
     pub result_filters: Vec<lanner_common::ResultFilter>,
     /// `close` is not traced; later uses of a closed number are marked stale (see `files`).
     pub lazy_closes: bool,
+    /// Opens left out by their path and access mode (no rule could match them): judged at the
+    /// exit stop, on the path read at entry; counted as filtered.
+    pub open_filter: Option<lanner_common::OpenFilter>,
 }
 
 impl Tracer {
@@ -544,6 +549,9 @@ impl Tracer {
         } else {
             None
         };
+        if let Some(filter) = self.shared.open_filter.take() {
+            self.reporting.open_filter = filter;
+        }
         if let (Some(mut pending), Some(ret)) = (pending, ret) {
             pending.raw.ret = match pending.raw.abi {
                 // An i386 return value is a 32-bit register.
@@ -556,7 +564,11 @@ impl Tracer {
                     id,
                     pending.raw.ret,
                 )
-            });
+            }) || self
+                .reporting
+                .open_filter
+                .as_ref()
+                .is_some_and(|f| !f.keeps_raw(&pending.raw));
             if left_out {
                 // It stopped the tracee without an event.
                 self.shared.filtered.fetch_add(1, Ordering::Relaxed);

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use common::{
     command, driver_available, driver_kind, int_arg, kill, new_driver, path_arg, proc_state,
-    serial, set, trace, use_lazy_closes, use_result_filters, wait_state, Kind, Running, Scratch,
+    serial, set, trace, use_lazy_closes, use_open_filter, use_result_filters, wait_state, Kind,
+    Running, Scratch,
 };
 use lanner_common::decode::sockaddr::SockAddr;
 use lanner_common::driver::{default_interest, Target};
@@ -283,6 +284,98 @@ fn calls_outside_a_result_filter_are_left_out() {
             .any(|e| matches!(e.kind, EventKind::Drop(_))),
         "leaving a call out is not a loss: {:#?}",
         some.events
+    );
+}
+
+/// The open filter leaves out the opens no rule could match by their path and access mode, the
+/// same in both drivers (the eBPF driver in the kernel, before writing a record): a read of a
+/// file no pattern names; and keeps the rest: a read the prefix names, one the suffix names,
+/// a write (the filter keeps writes, as for the engine's written-files state), and every path a
+/// rule would see otherwise once resolved (relative, `//`, `/./`, `..`).
+fn opens_no_rule_could_match_are_left_out() {
+    use lanner_common::paths::{ACCESS_READ, ACCESS_WRITE};
+    use lanner_common::{OpenCall, OpenFilter, PathPattern, PathRule};
+    let _lock = require_driver!();
+    let dir = Scratch::new("openfilter");
+    for name in ["kept-1", "other", "x.secret"] {
+        std::fs::write(dir.path().join(name), b"x").expect("a scratch file");
+    }
+    let root = dir.path().display().to_string();
+    let script = format!(
+        "cd {root} && cat {root}/kept-1 {root}/other {root}/x.secret other {root}//other          {root}/./other {root}/../{tail}/other > /dev/null && echo y > {root}/other",
+        tail = dir.path().file_name().expect("a name").to_string_lossy(),
+    );
+    let id = |name| lanner_common::SyscallId::from_name(name).expect("a syscall");
+    let filter = OpenFilter::new(
+        vec![OpenCall {
+            id: id("openat"),
+            path: 1,
+            flags: Some(2),
+        }],
+        vec![
+            PathRule {
+                pattern: PathPattern::Prefix(format!("{root}/kept").into_bytes()),
+                access: ACCESS_READ,
+            },
+            PathRule {
+                pattern: PathPattern::Suffix(b".secret".to_vec()),
+                access: ACCESS_READ,
+            },
+            PathRule {
+                pattern: PathPattern::Prefix(format!("{root}/other").into_bytes()),
+                access: ACCESS_WRITE,
+            },
+        ],
+        true,
+    );
+    let opened = |t: &common::Trace| -> Vec<String> {
+        t.syscalls("openat")
+            .map(|(_, sc)| String::from_utf8_lossy(path_arg(sc, "name")).into_owned())
+            .filter(|p| p.contains("kept-1") || p.contains("other") || p.contains("secret"))
+            .collect()
+    };
+    let argv = || command(["sh", "-c", script.as_str()]);
+    let interest = set("openat");
+
+    let all = trace(argv(), &interest);
+    all.check_invariants();
+    assert_eq!(all.status, Some(ExitStatus::Code(0)));
+    assert_eq!(opened(&all).len(), 8, "{:?}", opened(&all));
+
+    use_open_filter(Some(filter));
+    let some = trace(argv(), &interest);
+    use_open_filter(None);
+    some.check_invariants();
+    assert_eq!(some.status, Some(ExitStatus::Code(0)));
+    let kept = opened(&some);
+    let plain_other = format!("{root}/other");
+    assert_eq!(
+        kept.iter().filter(|p| **p == plain_other).count(),
+        1,
+        "the read of {plain_other} left out, its write kept: {kept:?}"
+    );
+    let expected: Vec<String> = opened(&all)
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| i != 1)
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(kept, expected, "all but the plain read of `other`");
+    assert!(
+        some.stats.filtered >= 1,
+        "left out opens are counted as filtered: {:?}",
+        some.stats
+    );
+    assert!(
+        all.syscalls("openat").count() > some.syscalls("openat").count() + 1,
+        "the shell's and cat's own reads (libraries, locale) are left out too"
+    );
+    assert!(
+        !some
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Drop(_))),
+        "leaving an open out is not a loss"
     );
 }
 
@@ -1837,6 +1930,7 @@ driver_tests! {
     openat_is_decoded_with_path_flags_mode_and_fd,
     only_the_interest_set_is_reported_and_nothing_else_stops,
     calls_outside_a_result_filter_are_left_out,
+    opens_no_rule_could_match_are_left_out,
     closes_are_left_out_when_asked_and_later_uses_marked_stale,
     threads_are_reported_as_clones_with_their_own_tids_and_exits,
     the_whole_tree_is_traced_down_to_grandchildren,

@@ -77,6 +77,26 @@ pub fn result_filters(ruleset: &Ruleset) -> Vec<lanner_common::ResultFilter> {
         .collect()
 }
 
+/// The opens the drivers may leave out for `ruleset` (see [`lanner_common::OpenFilter`]):
+/// those of the traced open-family calls whose path and access mode no rule can match.
+/// `None` when some rule can match an open whatever its path. The state needs no open it
+/// leaves out: a descriptor the engine was not told of is read from /proc when a later event
+/// uses it (and its stale entry, if any, is marked so by the drivers: see
+/// `SyscallEvent::stale_fds`), except opens that write or create a file, which it records for
+/// `proc.is_exe_upper_layer`: those are kept when it does.
+pub fn open_filter(ruleset: &Ruleset) -> Option<lanner_common::OpenFilter> {
+    let calls = state::open_calls(&interest(ruleset));
+    if calls.is_empty() {
+        return None;
+    }
+    let mut rules = Vec::new();
+    for call in &calls {
+        rules.extend(ruleset.open_paths(call.id)?);
+    }
+    let keep_writes = ruleset.state_needs().contains(StateNeeds::FILE_WRITES);
+    Some(lanner_common::OpenFilter::new(calls, rules, keep_writes))
+}
+
 /// Counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct EngineStats {

@@ -26,6 +26,11 @@ const volatile __u64 wake_bytes = 1 << 20;
 /* Benchmarks: the syscall programs return at once (the verifier drops the rest as dead code),
  * so a run costs what the attach mechanism alone costs. */
 const volatile __u32 floor_only = 0;
+/* The open filter (see open_left_out): keep every open that may write or create a file; look
+ * suffixes up (the suffix trie has entries). Written by the driver at start and at a rules
+ * reload, hence not read-only. */
+volatile __u32 open_keep_writes = 0;
+volatile __u32 open_suffixes = 0;
 
 /* The shared layout as this compiler sees it, for the driver's layout test. */
 const volatile __u32 lanner_layout[] = {
@@ -120,7 +125,13 @@ struct scratch {
 	__u32 failed; /* arguments to read again at exit */
 	__s32 argv;   /* the argv argument, or -1 */
 	__u32 ppos;   /* where the path being built starts in `path` */
+	__u32 open_cap; /* where the capture of an open's path starts in `rec`, or NO_CAP */
+	/* The open filter's lookup keys: here rather than on the stack, where the verifier
+	 * refuses the unaligned word stores that fill them. */
+	struct lanner_prefix_key prefix_key;
+	struct lanner_suffix_key suffix_key;
 };
+#define NO_CAP 0xffffffff
 
 /* One scratch area per CPU (programs on tracepoints run with preemption off). A plain array
  * indexed by CPU: per-CPU array values are limited to 32 KiB. */
@@ -137,6 +148,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* The open filter's tries, filled by the driver. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lanner_prefix_key);
+	__type(value, __u8);
+} open_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lanner_suffix_key);
+	__type(value, __u8);
+} open_suffixes_trie SEC(".maps");
 
 #define REC_MASK (LANNER_MAX_RECORD - 1)
 
@@ -635,6 +663,8 @@ static long capture_arg(__u64 i, void *data)
 	int input = cap == LANNER_CAP_STR || cap == LANNER_CAP_SOCKADDR || cap == LANNER_CAP_ARGV;
 	if (input && (!w->at_exit || (w->retry & (1U << i)))) {
 		if (cap == LANNER_CAP_STR) {
+			if (i + 1 == w->plan.open_path)
+				s->open_cap = s->cursor;
 			used = cap_string(s, s->cursor, i, 0, arg, LANNER_MAX_STRING, &efault);
 		} else if (cap == LANNER_CAP_SOCKADDR) {
 			used = cap_bytes(s, s->cursor, i, arg,
@@ -727,6 +757,128 @@ int BPF_PROG(lanner_sys_enter, struct pt_regs *regs, long id)
 	return on_enter(regs, id);
 }
 
+/* The open filter: lanner_common::paths::OpenFilter::keeps, mirrored. An open whose path no
+ * rule can match, in the access mode it asks for, is left out before its record is written.
+ * It is judged on the path as the call named it, which is what the rules see (made absolute and
+ * normalized) only when it already is; any other path is kept. */
+
+#define ONES 0x0101010101010101ULL
+#define LOW7 0x7f7f7f7f7f7f7f7fULL
+/* Longest path scanned; a longer one is kept (common::paths::SCAN_MAX). */
+#define SCAN_MAX 256
+
+/* 0x80 in each byte of `w` equal to `c`, 0 elsewhere (exact: no carry crosses a byte). */
+static __always_inline __u64 bytes_equal(__u64 w, __u8 c)
+{
+	__u64 x = w ^ (c * ONES);
+	return ~(((x & LOW7) + LOW7) | x | LOW7);
+}
+
+/* Whether the `len` bytes at rec[data] (a NUL after them) are not an absolute, normalized path:
+ * relative, "//", "/./", any "..", a trailing "/" or "/.". Eight bytes at a time, every six
+ * bytes, so that each three-byte window lies whole in some word.
+ *
+ * This and suffix_access are global functions, each checked once by the verifier on its own:
+ * inlined, every way out of one loop went on through the other (each loop stops at a length
+ * the verifier does not know), and the product was more than it checks. */
+__noinline int needs_resolving(struct scratch *s, __u32 data, __u32 len)
+{
+	if (!s || len == 0 || len > SCAN_MAX)
+		return 1;
+	if (s->rec[rec_off(data)] != '/')
+		return 1;
+	if (len > 1) {
+		__u8 last = s->rec[rec_off(data + len - 1)];
+		if (last == '/' || (last == '.' && s->rec[rec_off(data + len - 2)] == '/'))
+			return 1;
+	}
+	for (__u32 i = 0; i < SCAN_MAX; i += 6) {
+		if (i >= len)
+			break;
+		__u64 w = *(__u64 *)&s->rec[rec_off(data + i)];
+		__u64 dot = bytes_equal(w, '.');
+		__u64 slash = bytes_equal(w, '/');
+		__u64 bad = (dot & (dot >> 8)) | (slash & (slash >> 8)) |
+			    (slash & (dot >> 8) & (slash >> 16));
+		/* Windows starting in this word's first six bytes, within the path. */
+		__u32 left = len - i;
+		__u64 starts = left >= 6 ? 0xffffffffffffULL : (1ULL << (left * 8)) - 1;
+		if (bad & starts)
+			return 1;
+	}
+	return 0;
+}
+
+/* The access modes the longest stored prefix of the path allows. */
+static __always_inline __u8 prefix_access(struct scratch *s, __u32 data, __u32 len)
+{
+	struct lanner_prefix_key *key = &s->prefix_key;
+	__u32 n = len < LANNER_PREFIX_MAX ? len : LANNER_PREFIX_MAX;
+	key->prefixlen = n * 8;
+	/* Bytes past the NUL are left over from earlier records; the key's length hides them. */
+	for (int i = 0; i < LANNER_PREFIX_MAX; i += 8)
+		*(__u64 *)&key->data[i] = *(__u64 *)&s->rec[rec_off(data + i)];
+	__u8 *access = bpf_map_lookup_elem(&open_prefixes, key);
+	return access ? *access : 0;
+}
+
+/* The same for the longest stored suffix: the trie holds suffixes reversed. */
+__noinline int suffix_access(struct scratch *s, __u32 data, __u32 len)
+{
+	if (!s)
+		return 0;
+	struct lanner_suffix_key *key = &s->suffix_key;
+	__u32 n = len < LANNER_SUFFIX_MAX ? len : LANNER_SUFFIX_MAX;
+	key->prefixlen = n * 8;
+	for (__u32 j = 0; j < LANNER_SUFFIX_MAX; j++) {
+		if (j >= n)
+			break;
+		key->data[j] = s->rec[rec_off(data + len - 1 - j)];
+	}
+	__u8 *access = bpf_map_lookup_elem(&open_suffixes_trie, key);
+	return access ? *access : 0;
+}
+
+#define O_ACCMODE_BITS 3
+#define O_CREAT_BIT 0100
+
+/* Whether an x86_64 open whose path capture starts at s->open_cap, with `flags` (when
+ * `has_flags`), is left out (counted). A global function: the verifier checks it once, on its
+ * own, instead of along every path of the exit program that calls it. */
+__noinline int open_left_out(struct scratch *s, __u32 has_flags, __u64 flags)
+{
+	if (!s)
+		return 0;
+	__u8 access = LANNER_ACCESS_READ | LANNER_ACCESS_WRITE;
+	int creates = 1;
+	if (has_flags) {
+		__u64 mode = flags & O_ACCMODE_BITS;
+		if (mode == 0)
+			access = LANNER_ACCESS_READ;
+		else if (mode == 1)
+			access = LANNER_ACCESS_WRITE;
+		creates = (flags & O_CREAT_BIT) != 0;
+	}
+	if (open_keep_writes && ((access & LANNER_ACCESS_WRITE) || creates))
+		return 0;
+	__u32 off = s->open_cap;
+	if (off == NO_CAP)
+		return 0;
+	struct lanner_cap *c = (void *)&s->rec[rec_off(off)];
+	if (c->status != LANNER_CAPST_BYTES)
+		return 0;
+	__u32 len = c->len;
+	__u32 data = off + sizeof(struct lanner_cap);
+	if (needs_resolving(s, data, len))
+		return 0;
+	if (prefix_access(s, data, len) & access)
+		return 0;
+	if (open_suffixes && (suffix_access(s, data, len) & access))
+		return 0;
+	count(LANNER_CNT_OPENS_LEFT_OUT);
+	return 1;
+}
+
 /* A syscall's exit, whichever tracepoint saw it. */
 static __always_inline int on_exit(struct pt_regs *regs, long ret)
 {
@@ -764,8 +916,13 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	__u16 kind = (w.plan.traced & LANNER_ONE_RECORD) ? LANNER_REC_WHOLE : LANNER_REC_EXIT;
 	s->cursor = sys_record(s, kind, abi, nr, op, w.args, ret);
 	s->ncap = 0;
+	s->open_cap = NO_CAP;
 	if (w.plan.span && (w.retry || (ret >= 0 && w.plan.exit_caps)))
 		bpf_loop(w.plan.span, capture_arg, &w, 0);
+	if (w.plan.open_path && abi == LANNER_ABI_X86_64 &&
+	    open_left_out(s, w.plan.open_flags != 0,
+			  w.plan.open_flags ? arg_at(w.args, w.plan.open_flags - 1) : 0))
+		return 0;
 	struct lanner_sys *r = (void *)s->rec;
 	/* (An exit record's marks are not read: a call with an entry record was judged there.) */
 	mark_stale(r, known, &w.plan, w.args);

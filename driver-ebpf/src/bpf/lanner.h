@@ -59,7 +59,9 @@ struct lanner_plan {
 	__u8 fd_marks;   /* LANNER_MARK_*: the descriptors a record of this call tells of */
 	__u8 lazy_close; /* close(2): not reported (below LANNER_KNOWN_FDS): the descriptor's
 			  * known bit is cleared, and a later record using it marks it stale */
-	__u8 pad[4];
+	__u8 open_path;  /* open family under an open filter: 1 + the path argument, or 0 */
+	__u8 open_flags; /* 1 + the O_* flags argument, or 0: none (taken to read and write) */
+	__u8 pad[2];
 	__s64 res_lo;
 	__s64 res_hi;
 };
@@ -164,10 +166,27 @@ struct lanner_task_exit {
 	__u32 group_dead;
 };
 
+/* The open filter's tries (keys: a path's first bytes, or its last bytes reversed; values:
+ * LANNER_ACCESS_* bits, each entry's or-ed with those of the shorter entries it extends, so
+ * the longest match answers alone). */
+#define LANNER_PREFIX_MAX 64
+#define LANNER_SUFFIX_MAX 32
+#define LANNER_ACCESS_READ 1
+#define LANNER_ACCESS_WRITE 2
+struct lanner_prefix_key {
+	__u32 prefixlen; /* bits */
+	__u8 data[LANNER_PREFIX_MAX];
+};
+struct lanner_suffix_key {
+	__u32 prefixlen;
+	__u8 data[LANNER_SUFFIX_MAX];
+};
+
 /* Per-CPU counters. */
 enum lanner_counter {
 	LANNER_CNT_LOST = 1,    /* records the ring buffer had no room for */
 	LANNER_CNT_SCOPE_FULL = 2, /* processes the scope map had no room for */
+	LANNER_CNT_OPENS_LEFT_OUT = 3, /* opens no rule could match, not written */
 	LANNER_CNT_MAX = 4,
 };
 

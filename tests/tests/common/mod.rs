@@ -66,6 +66,17 @@ pub fn use_result_filters(filters: Vec<lanner_common::ResultFilter>) {
 }
 
 thread_local! {
+    /// The open filter this test thread's drivers get (none unless a test asks).
+    static OPEN_FILTER: std::cell::RefCell<Option<lanner_common::OpenFilter>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes this test thread's drivers leave out opens by their path and access mode.
+pub fn use_open_filter(filter: Option<lanner_common::OpenFilter>) {
+    OPEN_FILTER.with(|f| *f.borrow_mut() = filter);
+}
+
+thread_local! {
     /// Whether this test thread's eBPF drivers leave out closes of descriptors never told of.
     static LAZY_CLOSES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -79,6 +90,7 @@ pub fn use_lazy_closes(on: bool) {
 pub fn new_driver() -> Box<dyn Driver> {
     let filters = FILTERS.with(|f| f.borrow().clone());
     let lazy_closes = LAZY_CLOSES.with(std::cell::Cell::get);
+    let open_filter = OPEN_FILTER.with(|f| f.borrow().clone());
     let ebpf = |mode| {
         let mut driver = lanner_driver_ebpf::EbpfDriver::new(lanner_driver_ebpf::Options {
             mode,
@@ -86,6 +98,7 @@ pub fn new_driver() -> Box<dyn Driver> {
         });
         driver.set_result_filters(filters.clone());
         driver.set_lazy_closes(lazy_closes);
+        driver.set_open_filter(open_filter.clone());
         Box::new(driver) as Box<dyn Driver>
     };
     match driver_kind() {
@@ -93,6 +106,7 @@ pub fn new_driver() -> Box<dyn Driver> {
             let mut driver = PtraceDriver::new();
             driver.set_result_filters(filters.clone());
             driver.set_lazy_closes(lazy_closes);
+            driver.set_open_filter(open_filter.clone());
             Box::new(driver)
         }
         Kind::Ebpf => ebpf(None),
@@ -106,22 +120,12 @@ pub fn driver_available() -> bool {
         Kind::Ptrace => lanner_driver_ptrace::probe(),
         Kind::Ebpf | Kind::EbpfPerSyscall => lanner_driver_ebpf::probe(),
     };
-    if !report.available {
-        eprintln!(
-            "SKIPPED: the {} driver cannot run here: {report}",
-            report.driver
-        );
-    }
-    report.available
+    report.available_for_test()
 }
 
 /// Whether the ptrace driver can run here; prints why not when it cannot.
 pub fn ptrace_available() -> bool {
-    let report = lanner_driver_ptrace::probe();
-    if !report.available {
-        eprintln!("SKIPPED: the ptrace driver cannot run here: {report}");
-    }
-    report.available
+    lanner_driver_ptrace::probe().available_for_test()
 }
 
 /// A syscall set from names.

@@ -96,6 +96,21 @@ pub fn syscalls_for(needs: StateNeeds) -> SyscallSet {
     set
 }
 
+/// Where each open-family call of `set` has its path and flags (for the drivers' open
+/// filter). `creat` and `openat2` have no flags in a register: taken to read and write.
+pub fn open_calls(set: &SyscallSet) -> Vec<lanner_common::OpenCall> {
+    set.iter()
+        .filter_map(|id| match ops::of(id).op {
+            Op::Open { at, flags } => Some(lanner_common::OpenCall {
+                id,
+                path: at.path,
+                flags,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The tables.
 #[derive(Debug)]
 pub struct State {
