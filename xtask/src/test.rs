@@ -44,6 +44,19 @@ pub fn run_all(root: &Path) -> Result<()> {
         ],
     )?;
     section("tests");
+    // Where the machine has what a driver needs, the driver must run: its tests fail rather
+    // than skip (a BPF program the verifier refuses would otherwise look like a machine
+    // without BPF).
+    let required = required_drivers();
+    println!(
+        "drivers the tests require here: {}",
+        if required.is_empty() {
+            "none"
+        } else {
+            &required
+        }
+    );
+    std::env::set_var(lanner_test_require_env(), &required);
     if on_path("cargo-nextest") {
         run(
             root,
@@ -56,4 +69,30 @@ pub fn run_all(root: &Path) -> Result<()> {
         run(root, "cargo", &["test", "--workspace", "--no-fail-fast"])?;
     }
     Ok(())
+}
+
+/// `LANNER_TEST_REQUIRE` (lanner_common's `TEST_REQUIRE_ENV`; xtask does not depend on it).
+fn lanner_test_require_env() -> &'static str {
+    "LANNER_TEST_REQUIRE"
+}
+
+/// The drivers this machine has what it takes for: ptrace as root (CAP_SYS_PTRACE and the
+/// right to install a seccomp filter), eBPF as root on a kernel with BTF.
+fn required_drivers() -> String {
+    // The effective uid, the second field of /proc/self/status's `Uid:` line.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false);
+    let mut drivers = Vec::new();
+    if root {
+        drivers.push("ptrace");
+        if Path::new("/sys/kernel/btf/vmlinux").exists() {
+            drivers.push("ebpf");
+        }
+    }
+    drivers.join(",")
 }
