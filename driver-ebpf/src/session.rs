@@ -167,6 +167,8 @@ fn put_open_filter(
     next: &OpenFilter,
 ) -> Result<(), DriverError> {
     let fail = |e: libbpf_rs::Error| unavailable(format!("writing the open filter: {e}"));
+    // The quick test of a path's first bytes is off while the tries change.
+    set_open_heads(skel, None);
     let both = match before {
         Some(before) => crate::open_filter::union(before, next),
         None => next.clone(),
@@ -186,7 +188,27 @@ fn put_open_filter(
         }
     }
     set_open_flags(skel, next);
+    set_open_heads(skel, crate::open_filter::heads(next));
     Ok(())
+}
+
+/// Puts `heads` in force (`None`: off), turning the test off while it writes them.
+fn set_open_heads(skel: &mut LannerSkel<'_>, heads: Option<Vec<[u64; 2]>>) {
+    let Some(bss) = skel.maps.bss_data.as_deref_mut() else {
+        return;
+    };
+    bss.open_heads_on = 0;
+    let Some(heads) = heads else {
+        return;
+    };
+    for (slot, head) in bss.open_heads.iter_mut().zip(&heads) {
+        *slot = *head;
+    }
+    bss.open_nheads = heads.len() as u32;
+    // Seen by the programs after the heads: the writes above are to the same mmap'd page,
+    // and x86 keeps stores in order; the fence keeps the compiler from reordering them.
+    std::sync::atomic::fence(Ordering::Release);
+    bss.open_heads_on = 1;
 }
 
 fn write_entries(

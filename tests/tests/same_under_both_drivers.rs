@@ -308,6 +308,8 @@ fn the_default_rules_raise_the_same_alerts_under_both_drivers() {
     let argv = ["sh", "-c", script.as_str()];
     let ptrace = alert_keys(&alerts_for(Kind::Ptrace, &argv));
     let ebpf = alert_keys(&alerts_for(Kind::Ebpf, &argv));
+    // The open filter runs in the per-syscall mode's programs too.
+    let per_syscall = alert_keys(&alerts_for(Kind::EbpfPerSyscall, &argv));
     let rules: Vec<&str> = ptrace.iter().map(|(r, _)| r.as_str()).collect();
     let reads = rules
         .iter()
@@ -339,6 +341,7 @@ fn the_default_rules_raise_the_same_alerts_under_both_drivers() {
             })
             .collect()
     };
+    assert_eq!(blank(ebpf.clone()), blank(per_syscall));
     assert_eq!(blank(ptrace), blank(ebpf));
 }
 

@@ -31,6 +31,15 @@ const volatile __u32 floor_only = 0;
  * reload, hence not read-only. */
 volatile __u32 open_keep_writes = 0;
 volatile __u32 open_suffixes = 0;
+/* The prefix trie's entries' first bytes (up to eight, as a little-endian word, with the mask
+ * of the bytes that count), so that a path no entry starts like is judged without a trie
+ * lookup, which costs more than the record it saves. Used while open_heads_on is set (the
+ * driver clears it while it rewrites them, and leaves it clear for an empty prefix or more
+ * than LANNER_HEADS_MAX heads). */
+#define LANNER_HEADS_MAX 16
+volatile __u32 open_heads_on = 0;
+volatile __u32 open_nheads = 0;
+volatile __u64 open_heads[LANNER_HEADS_MAX][2];
 
 /* The shared layout as this compiler sees it, for the driver's layout test. */
 const volatile __u32 lanner_layout[] = {
@@ -663,9 +672,11 @@ static long capture_arg(__u64 i, void *data)
 	int input = cap == LANNER_CAP_STR || cap == LANNER_CAP_SOCKADDR || cap == LANNER_CAP_ARGV;
 	if (input && (!w->at_exit || (w->retry & (1U << i)))) {
 		if (cap == LANNER_CAP_STR) {
-			if (i + 1 == w->plan.open_path)
-				s->open_cap = s->cursor;
-			used = cap_string(s, s->cursor, i, 0, arg, LANNER_MAX_STRING, &efault);
+			__u64 at = s->cursor;
+			used = cap_string(s, at, i, 0, arg, LANNER_MAX_STRING, &efault);
+			/* (Nothing written, nothing to judge: the filter keeps the call.) */
+			if (used && i + 1 == w->plan.open_path)
+				s->open_cap = at;
 		} else if (cap == LANNER_CAP_SOCKADDR) {
 			used = cap_bytes(s, s->cursor, i, arg,
 					 arg_at(w->args, byte_at(w->plan.aux, i)), &efault);
@@ -809,9 +820,29 @@ __noinline int needs_resolving(struct scratch *s, __u32 data, __u32 len)
 	return 0;
 }
 
-/* The access modes the longest stored prefix of the path allows. */
-static __always_inline __u8 prefix_access(struct scratch *s, __u32 data, __u32 len)
+/* The access modes the longest stored prefix of the path allows. A global function, like
+ * needs_resolving, for its loop. */
+__noinline int prefix_access(struct scratch *s, __u32 data, __u32 len)
 {
+	if (!s)
+		return 0;
+	if (open_heads_on) {
+		/* The path's first eight bytes; a shorter path has its NUL among them, which no
+		 * head has, so the words can only agree where the path does. */
+		__u64 first = *(__u64 *)&s->rec[rec_off(data)];
+		__u32 n = open_nheads;
+		int near = 0;
+		for (__u32 i = 0; i < LANNER_HEADS_MAX; i++) {
+			if (i >= n)
+				break;
+			if ((first & open_heads[i][1]) == open_heads[i][0]) {
+				near = 1;
+				break;
+			}
+		}
+		if (!near)
+			return 0;
+	}
 	struct lanner_prefix_key *key = &s->prefix_key;
 	__u32 n = len < LANNER_PREFIX_MAX ? len : LANNER_PREFIX_MAX;
 	key->prefixlen = n * 8;
