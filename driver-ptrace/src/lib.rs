@@ -89,9 +89,9 @@ impl PtraceDriver {
         self.reporting.result_filters = filters;
     }
 
-    /// Opens to leave out by their path and access mode (no rule could match them): judged
-    /// when the call is complete, on the path read at its entry. The stops are paid; the agent
-    /// is spared the event.
+    /// Opens to leave out by their path and access mode (no rule could match them): judged at
+    /// the entry stop, once the path is read; the call then runs on without an exit stop, and
+    /// the agent is spared the event.
     pub fn set_open_filter(&mut self, filter: Option<lanner_common::OpenFilter>) {
         self.reporting.open_filter = filter;
     }

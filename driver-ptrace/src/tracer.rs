@@ -180,7 +180,8 @@ pub struct Reporting {
     /// `close` is not traced; later uses of a closed number are marked stale (see `files`).
     pub lazy_closes: bool,
     /// Opens left out by their path and access mode (no rule could match them): judged at the
-    /// exit stop, on the path read at entry; counted as filtered.
+    /// entry stop, once the path is read, and resumed without an exit stop; counted as
+    /// filtered.
     pub open_filter: Option<lanner_common::OpenFilter>,
 }
 
@@ -494,6 +495,20 @@ impl Tracer {
             stale_fds: 0,
         };
         capture::at_entry(tid, &mut raw);
+        // An open the filter leaves out is judged here: path, flags and ABI are all known at
+        // entry, so the call runs on without an exit stop (one stop instead of two).
+        if let Some(filter) = self.shared.open_filter.take() {
+            self.reporting.open_filter = filter;
+        }
+        if self
+            .reporting
+            .open_filter
+            .as_ref()
+            .is_some_and(|f| !f.keeps_raw(&raw))
+        {
+            self.shared.filtered.fetch_add(1, Ordering::Relaxed);
+            return self.resume(tid, 0);
+        }
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
         // One stop instead of two when nothing needs the result (and nothing is read at exit).
@@ -549,9 +564,6 @@ impl Tracer {
         } else {
             None
         };
-        if let Some(filter) = self.shared.open_filter.take() {
-            self.reporting.open_filter = filter;
-        }
         if let (Some(mut pending), Some(ret)) = (pending, ret) {
             pending.raw.ret = match pending.raw.abi {
                 // An i386 return value is a 32-bit register.
@@ -564,11 +576,7 @@ impl Tracer {
                     id,
                     pending.raw.ret,
                 )
-            }) || self
-                .reporting
-                .open_filter
-                .as_ref()
-                .is_some_and(|f| !f.keeps_raw(&pending.raw));
+            });
             if left_out {
                 // It stopped the tracee without an event.
                 self.shared.filtered.fetch_add(1, Ordering::Relaxed);
