@@ -1,12 +1,37 @@
 //! The consumer-side hot path every event takes: decoding a raw capture into an event, and
-//! writing it as a JSON line. Run with `cargo xtask bench` (or `cargo bench -p lanner-common`).
+//! writing it as a JSON line; and the ptrace driver's judgement of an open by the open filter,
+//! made at the entry stop of every open while the workload waits. Run with `cargo xtask bench` (or `cargo bench -p lanner-common`).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use lanner_common::event::{Captured, RawSyscall};
 use lanner_common::json::EventJson;
+use lanner_common::paths::ACCESS_READ;
 use lanner_common::syscalls::{Abi, SyscallId};
 use lanner_common::time::WallClock;
-use lanner_common::{Event, EventKind};
+use lanner_common::{Event, EventKind, OpenCall, OpenFilter, PathPattern, PathRule};
+
+/// The open filter of the embedded rules (`lanner rules syscalls agent/rules/default.yaml`).
+fn embedded_open_filter() -> OpenFilter {
+    let read = |p: &str| PathRule {
+        pattern: PathPattern::Prefix(p.as_bytes().to_vec()),
+        access: ACCESS_READ,
+    };
+    OpenFilter::new(
+        vec![OpenCall {
+            id: SyscallId::from_name("openat").expect("openat"),
+            path: 1,
+            flags: Some(2),
+        }],
+        vec![
+            read("/etc/pam.conf"),
+            read("/etc/pam.d/"),
+            read("/etc/security/pwquality.conf"),
+            read("/etc/shadow"),
+            read("/etc/sudoers"),
+        ],
+        true,
+    )
+}
 
 fn openat() -> RawSyscall {
     let mut mem: [Captured; 6] = Default::default();
@@ -53,6 +78,16 @@ fn bench(c: &mut Criterion) {
             |raw| black_box(raw.decode()),
             criterion::BatchSize::SmallInput,
         )
+    });
+    let filter = embedded_open_filter();
+    let library = openat();
+    c.bench_function("open filter: a library read, left out", |b| {
+        b.iter(|| black_box(filter.keeps_raw(black_box(&library))))
+    });
+    let mut shadow = openat();
+    shadow.mem[1] = Captured::Bytes(b"/etc/shadow".to_vec());
+    c.bench_function("open filter: /etc/shadow read, kept", |b| {
+        b.iter(|| black_box(filter.keeps_raw(black_box(&shadow))))
     });
     let clock = WallClock::new();
     let event = Event {
