@@ -628,7 +628,11 @@ static __always_inline __u32 sys_record(struct scratch *s, __u16 kind, __u32 abi
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct lanner_sys *r = (void *)s->rec;
-	fill_hdr(&r->hdr, kind, abi, pid_tgid >> 32, (__u32)pid_tgid);
+	r->hdr.pid = pid_tgid >> 32;
+	r->hdr.tid = (__u32)pid_tgid;
+	r->hdr.kind = kind;
+	r->hdr.abi = abi;
+	r->hdr.size = 0;
 	r->nr = nr;
 	r->op = op;
 	r->ret = ret;
@@ -638,6 +642,8 @@ static __always_inline __u32 sys_record(struct scratch *s, __u16 kind, __u32 abi
 	r->entry_only = 0;
 	r->stale_fds = 0;
 	r->pad = 0;
+	/* Stamped just before it is submitted: a call left out reads no clock. */
+	r->hdr.ts = 0;
 	return sizeof(struct lanner_sys);
 }
 
@@ -744,6 +750,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	r->ncap = s->ncap;
 	__u32 off = s->cursor;
 	r->hdr.size = off;
+	r->hdr.ts = bpf_ktime_get_boot_ns();
 	/* A lost record told the agent of nothing: its descriptors stay unmarked, so that their
 	 * next use is marked stale. */
 	if (submit(s->rec, off))
@@ -960,6 +967,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	r->ncap = s->ncap;
 	__u32 off = s->cursor;
 	r->hdr.size = off;
+	r->hdr.ts = bpf_ktime_get_boot_ns();
 	if (submit(s->rec, off))
 		mark_fds(known, &w.plan, w.args, ret, 1);
 	return 0;
