@@ -719,12 +719,16 @@ static long capture_arg(__u64 i, void *data)
 /* A syscall's entry, whichever tracepoint saw it. */
 static __always_inline int on_enter(struct pt_regs *regs, long id)
 {
-	struct cap_walk w = {.slot = SLOT_ENTER};
+	/* The walk is set up only for a traced call: zeroing it first cost every syscall. */
+	__u64 args[6];
 	__u32 abi, op;
 	struct lanner_known *known = 0;
-	struct lanner_plan *plan = plan_for(regs, id, 1, 0, &abi, &op, w.args, &known);
+	struct lanner_plan *plan = plan_for(regs, id, 1, 0, &abi, &op, args, &known);
 	if (!plan)
 		return 0;
+	struct cap_walk w = {.slot = SLOT_ENTER};
+	for (int i = 0; i < 6; i++)
+		w.args[i] = args[i];
 	struct scratch *s = scratch_area(SLOT_ENTER);
 	if (!s)
 		return 0;
@@ -920,13 +924,16 @@ __noinline int open_left_out(struct scratch *s, __u32 has_flags, __u64 flags)
 /* A syscall's exit, whichever tracepoint saw it. */
 static __always_inline int on_exit(struct pt_regs *regs, long ret)
 {
-	struct cap_walk w = {.slot = SLOT_EXIT};
+	__u64 args[6];
 	__u32 abi, op;
 	__u64 nr = regs->orig_ax;
 	struct lanner_known *known = 0;
-	struct lanner_plan *plan = plan_for(regs, nr, 0, ret, &abi, &op, w.args, &known);
+	struct lanner_plan *plan = plan_for(regs, nr, 0, ret, &abi, &op, args, &known);
 	if (!plan)
 		return 0;
+	struct cap_walk w = {.slot = SLOT_EXIT};
+	for (int i = 0; i < 6; i++)
+		w.args[i] = args[i];
 	if (abi == LANNER_ABI_I386)
 		ret = (__s32)ret;
 	struct scratch *s = scratch_area(SLOT_EXIT);
