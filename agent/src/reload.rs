@@ -109,14 +109,8 @@ impl Reloader {
             );
         }
         if self.open_filter.is_some() {
-            // A rule on close reads the file its descriptor was opened on: every open then.
-            let close_matched = lanner_common::SyscallId::from_name("close")
-                .is_some_and(|close| ruleset.syscalls().contains(close));
-            let next = if close_matched {
-                None
-            } else {
-                engine::open_filter(&ruleset)
-            };
+            // `None` (every open) when a reloaded rule matches close, among others.
+            let next = engine::open_filter(&ruleset);
             match driver.update_open_filter(next.clone()) {
                 Ok(()) => self.open_filter = next,
                 Err(err) => tracing::warn!(

@@ -302,10 +302,10 @@ pub fn run(args: RunArgs, signals: &Forwarder) -> Result<i32> {
     let lazy_closes = lanner_common::syscalls::SyscallId::from_name("close")
         .is_some_and(|close| entry_only.contains(close));
     // Opens whose path and access mode no rule can match are left out too (most of what a
-    // workload opens): in the kernel by the eBPF driver. Only where closes are (a rule on
-    // close names its file from the open), and not when the events are written out: the events
-    // file is the record of what the workload did, opens the most telling part of it.
-    let open_filter = if lazy_closes && args.events_out.is_none() {
+    // workload opens): in the kernel by the eBPF driver. Not when the events are the product
+    // (--syscalls), nor when they are written out: the events file is the record of what the
+    // workload did, opens the most telling part of it.
+    let open_filter = if args.syscalls.is_none() && args.events_out.is_none() {
         engine::open_filter(engine.ruleset())
     } else {
         None

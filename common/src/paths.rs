@@ -78,10 +78,11 @@ pub struct OpenFilter {
 }
 
 impl OpenFilter {
-    /// A filter for `calls` from `rules` (cut to the compared lengths and deduplicated; when
-    /// every write is kept anyway, their write bits are dropped, and rules left with none).
+    /// A filter for `calls` from `rules`, cut to the compared lengths, one rule per pattern
+    /// ([`merge_access`]); when every write is kept anyway, their write bits are dropped, and
+    /// rules left with none.
     pub fn new(calls: Vec<OpenCall>, rules: Vec<PathRule>, keep_writes: bool) -> OpenFilter {
-        let mut rules: Vec<PathRule> = rules
+        let rules: Vec<PathRule> = rules
             .into_iter()
             .map(|mut r| {
                 if keep_writes {
@@ -89,7 +90,6 @@ impl OpenFilter {
                 }
                 r
             })
-            .filter(|r| r.access != 0)
             .map(|mut r| {
                 match &mut r.pattern {
                     PathPattern::Prefix(p) => p.truncate(PREFIX_MAX),
@@ -101,11 +101,9 @@ impl OpenFilter {
                 r
             })
             .collect();
-        rules.sort();
-        rules.dedup();
         OpenFilter {
             calls,
-            rules,
+            rules: merge_access(rules),
             keep_writes,
         }
     }
@@ -203,6 +201,21 @@ impl FilterUpdate {
             .store(false, std::sync::atomic::Ordering::Relaxed);
         next.take()
     }
+}
+
+/// `rules` with one rule per pattern, holding the access modes of all of that pattern's rules
+/// (rules without any are dropped); sorted.
+pub fn merge_access(mut rules: Vec<PathRule>) -> Vec<PathRule> {
+    rules.retain(|r| r.access != 0);
+    rules.sort();
+    let mut out: Vec<PathRule> = Vec::with_capacity(rules.len());
+    for r in rules {
+        match out.last_mut() {
+            Some(last) if last.pattern == r.pattern => last.access |= r.access,
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// The access modes of an open with `flags`.

@@ -38,6 +38,8 @@ mod parser;
 mod paths;
 mod results;
 pub mod ruleset;
+#[cfg(test)]
+mod test_support;
 mod yaml;
 
 pub use error::{Error, ItemKind, ItemRef, Pos, Warning};

@@ -268,7 +268,7 @@ fn suffix(s: &[u8]) -> PathRule {
 /// `rules` without repeats or rules another covers (a shorter prefix or suffix, with at
 /// least its access modes), sorted; the same opens match.
 pub(crate) fn simplify(rules: Vec<PathRule>) -> Vec<PathRule> {
-    let merged = merge_access(rules);
+    let merged = lanner_common::paths::merge_access(rules);
     merged
         .iter()
         .enumerate()
@@ -280,20 +280,6 @@ pub(crate) fn simplify(rules: Vec<PathRule>) -> Vec<PathRule> {
         })
         .map(|(_, r)| r.clone())
         .collect()
-}
-
-/// One rule per pattern, with the access modes of all of that pattern's rules; sorted.
-fn merge_access(mut rules: Vec<PathRule>) -> Vec<PathRule> {
-    rules.retain(|r| r.access != 0);
-    rules.sort();
-    let mut out: Vec<PathRule> = Vec::with_capacity(rules.len());
-    for r in rules {
-        match out.last_mut() {
-            Some(last) if last.pattern == r.pattern => last.access |= r.access,
-            _ => out.push(r),
-        }
-    }
-    out
 }
 
 /// Whether every open `r` allows, `q` allows too.
@@ -310,24 +296,9 @@ fn covers(q: &PathRule, r: &PathRule) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_support::{id, rule, rules};
+    use crate::{load_str, LoadOptions};
     use lanner_common::paths::{PathPattern, PathRule, ACCESS_ANY, ACCESS_READ, ACCESS_WRITE};
-    use lanner_common::SyscallId;
-
-    use crate::{load_str, LoadOptions, Ruleset};
-
-    fn rules(yaml: &str) -> Ruleset {
-        load_str("t.yaml", yaml, LoadOptions::new()).expect("rules load")
-    }
-
-    fn id(name: &str) -> SyscallId {
-        SyscallId::from_name(name).expect("a syscall")
-    }
-
-    fn rule(name: &str, condition: &str) -> String {
-        format!(
-            "- rule: {name}\n  desc: d\n  condition: {condition}\n  output: o\n  priority: NOTICE\n"
-        )
-    }
 
     const OPEN_MACROS: &str =
         "- macro: open_write\n  condition: (evt.type in (open,openat,openat2) \

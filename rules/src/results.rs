@@ -94,23 +94,7 @@ pub(crate) fn result_need(node: &Node, ev: EventCode) -> ResultNeed {
 
 #[cfg(test)]
 mod tests {
-    use lanner_common::SyscallId;
-
-    use crate::{load_str, LoadOptions, Ruleset};
-
-    fn rules(yaml: &str) -> Ruleset {
-        load_str("t.yaml", yaml, LoadOptions::new()).expect("rules load")
-    }
-
-    fn id(name: &str) -> SyscallId {
-        SyscallId::from_name(name).expect("a syscall")
-    }
-
-    fn rule(name: &str, condition: &str) -> String {
-        format!(
-            "- rule: {name}\n  desc: d\n  condition: {condition}\n  output: o\n  priority: NOTICE\n"
-        )
-    }
+    use crate::test_support::{id, rule, rules};
 
     #[test]
     fn a_rawres_term_every_match_needs_confines_the_result() {

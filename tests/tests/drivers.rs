@@ -302,7 +302,8 @@ fn opens_no_rule_could_match_are_left_out() {
     }
     let root = dir.path().display().to_string();
     let script = format!(
-        "cd {root} && cat {root}/kept-1 {root}/other {root}/x.secret other {root}//other          {root}/./other {root}/../{tail}/other > /dev/null && echo y > {root}/other",
+        "cd {root} && cat {root}/kept-1 {root}/other {root}/x.secret other {root}//other \
+         {root}/./other {root}/../{tail}/other > /dev/null && echo y > {root}/other",
         tail = dir.path().file_name().expect("a name").to_string_lossy(),
     );
     let id = |name| lanner_common::SyscallId::from_name(name).expect("a syscall");

@@ -83,8 +83,14 @@ pub fn result_filters(ruleset: &Ruleset) -> Vec<lanner_common::ResultFilter> {
 /// leaves out: a descriptor the engine was not told of is read from /proc when a later event
 /// uses it (and its stale entry, if any, is marked so by the drivers: see
 /// `SyscallEvent::stale_fds`), except opens that write or create a file, which it records for
-/// `proc.is_exe_upper_layer`: those are kept when it does.
+/// `proc.is_exe_upper_layer`: those are kept when it does. `None` too when a rule matches
+/// `close`: it reads the file its descriptor was opened on, which only the open tells.
 pub fn open_filter(ruleset: &Ruleset) -> Option<lanner_common::OpenFilter> {
+    if lanner_common::SyscallId::from_name("close")
+        .is_some_and(|close| ruleset.syscalls().contains(close))
+    {
+        return None;
+    }
     let calls = state::open_calls(&interest(ruleset));
     if calls.is_empty() {
         return None;
