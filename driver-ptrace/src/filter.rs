@@ -13,13 +13,16 @@
 //! native:
 //!      ld  nr
 //!      jge X32_SYSCALL_BIT    -> ret TRACE(X32)   x32 calls are never let through unseen
+//!      argument checks           a few x86_64 calls stopped only for some argument values
 //!      x86_64 body               TRACE(X86_64) for the set, ALLOW otherwise
 //!      i386 body                 TRACE(I386) for the set (and socketcall), ALLOW otherwise
 //! ```
 //!
-//! The program depends only on arch and number, never on arguments, so the kernel's seccomp
-//! action cache (5.11+) resolves every allowed syscall without running it: untraced syscalls
-//! cost the workload nothing.
+//! The bodies depend only on arch and number, so the kernel's seccomp action cache (5.11+)
+//! resolves every allowed syscall without running the program: untraced syscalls cost the
+//! workload nothing. The argument checks ([`ArgCheck`]: `dup2` onto a standard descriptor,
+//! `close` of one, see `guard`) make their own few calls run the program; they come first, so
+//! that run is a handful of instructions.
 //!
 //! The `SECCOMP_RET_DATA` of a trace action tells the tracer which ABI stopped, for kernels
 //! without `PTRACE_GET_SYSCALL_INFO`.
@@ -66,20 +69,22 @@ pub enum FilterError {
     TooLong(usize),
 }
 
-const BPF_LD: u16 = 0x00;
-const BPF_JMP: u16 = 0x05;
-const BPF_RET: u16 = 0x06;
-const BPF_W: u16 = 0x00;
-const BPF_ABS: u16 = 0x20;
+pub(crate) const BPF_LD: u16 = 0x00;
+pub(crate) const BPF_JMP: u16 = 0x05;
+pub(crate) const BPF_RET: u16 = 0x06;
+pub(crate) const BPF_W: u16 = 0x00;
+pub(crate) const BPF_ABS: u16 = 0x20;
 const BPF_JA: u16 = 0x00;
-const BPF_JEQ: u16 = 0x10;
+pub(crate) const BPF_JEQ: u16 = 0x10;
 const BPF_JGE: u16 = 0x30;
-const BPF_K: u16 = 0x00;
-const DATA_NR_OFFSET: u32 = 0;
-const DATA_ARCH_OFFSET: u32 = 4;
+pub(crate) const BPF_K: u16 = 0x00;
+pub(crate) const DATA_NR_OFFSET: u32 = 0;
+pub(crate) const DATA_ARCH_OFFSET: u32 = 4;
+/// `seccomp_data.args[0]`; each argument is 8 bytes, its low half first (little-endian).
+const DATA_ARGS_OFFSET: u32 = 16;
 const BPF_MAXINSNS: usize = 4096;
 
-fn stmt(code: u16, k: u32) -> libc::sock_filter {
+pub(crate) fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter {
         code,
         jt: 0,
@@ -88,11 +93,11 @@ fn stmt(code: u16, k: u32) -> libc::sock_filter {
     }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+pub(crate) fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
-fn trace(data: u16) -> u32 {
+pub(crate) fn trace(data: u16) -> u32 {
     libc::SECCOMP_RET_TRACE | u32::from(data)
 }
 
@@ -142,25 +147,110 @@ fn body(numbers: &[u64], data: u16) -> Result<Vec<libc::sock_filter>, FilterErro
         .collect())
 }
 
-/// Builds the whole program for `interest`.
+/// A native (x86_64) call stopped only for some values of its arguments: when the low 32 bits
+/// of argument `arg` are below `below` and, with `and_equals`, those of another argument equal
+/// a value. Descriptors and commands are C `int`s, so the high halves carry nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgCheck {
+    /// x86_64 syscall number.
+    pub nr: u32,
+    /// Argument index.
+    pub arg: u8,
+    /// Stopped when that argument is below this.
+    pub below: u32,
+    /// And (argument index, value) equal.
+    pub and_equals: Option<(u8, u32)>,
+}
+
+impl ArgCheck {
+    /// The check's instructions, self-contained: they fall through to what follows when the
+    /// number is another, and return otherwise.
+    fn instructions(&self) -> Vec<libc::sock_filter> {
+        let arg_offset = |i: u8| DATA_ARGS_OFFSET + 8 * u32::from(i);
+        let mut tests = vec![
+            stmt(BPF_LD | BPF_W | BPF_ABS, arg_offset(self.arg)),
+            // Jump targets are filled in below, once the length is known.
+            jump(BPF_JMP | BPF_JGE | BPF_K, self.below, 0, 0),
+        ];
+        if let Some((arg, value)) = self.and_equals {
+            tests.push(stmt(BPF_LD | BPF_W | BPF_ABS, arg_offset(arg)));
+            tests.push(jump(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 0));
+        }
+        // Layout: jeq nr; tests...; ret TRACE; ret ALLOW.
+        let len = tests.len();
+        for (i, insn) in tests.iter_mut().enumerate() {
+            // From instruction i of the tests, TRACE is at len - i - 1 ahead, ALLOW one further.
+            let to_trace = (len - i - 1) as u8;
+            match insn.code {
+                c if c == BPF_JMP | BPF_JGE | BPF_K => {
+                    insn.jt = to_trace + 1;
+                    insn.jf = 0;
+                }
+                c if c == BPF_JMP | BPF_JEQ | BPF_K => {
+                    insn.jt = 0;
+                    insn.jf = to_trace + 1;
+                }
+                _ => {}
+            }
+        }
+        let mut block = vec![jump(BPF_JMP | BPF_JEQ | BPF_K, self.nr, 0, (len + 2) as u8)];
+        block.extend(tests);
+        block.push(stmt(BPF_RET | BPF_K, trace(DATA_X86_64)));
+        block.push(stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW));
+        block
+    }
+}
+
+/// What stops, beyond the interest set: numbers of it not stopped on x86_64, and the calls
+/// stopped by their arguments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopPlan {
+    /// x86_64 numbers of the set that never stop (`dup` under the standard-descriptor guard).
+    pub native_unstopped: Vec<u64>,
+    /// x86_64 calls stopped for some argument values only (whatever the set says of them).
+    pub arg_checks: Vec<ArgCheck>,
+}
+
+/// Builds the whole program for `interest`, every call of the set stopping.
 pub fn build(interest: &SyscallSet) -> Result<Vec<libc::sock_filter>, FilterError> {
-    let native = body(&traced_numbers(interest, Abi::X86_64), DATA_X86_64)?;
+    build_planned(interest, &StopPlan::default())
+}
+
+/// Builds the whole program for `interest` as `plan` refines it.
+pub fn build_planned(
+    interest: &SyscallSet,
+    plan: &StopPlan,
+) -> Result<Vec<libc::sock_filter>, FilterError> {
+    let mut native_numbers = traced_numbers(interest, Abi::X86_64);
+    native_numbers.retain(|nr| {
+        !plan.native_unstopped.contains(nr)
+            && !plan.arg_checks.iter().any(|c| u64::from(c.nr) == *nr)
+    });
+    let checks: Vec<libc::sock_filter> = plan
+        .arg_checks
+        .iter()
+        .flat_map(ArgCheck::instructions)
+        .collect();
+    let native = body(&native_numbers, DATA_X86_64)?;
     let compat = body(&traced_numbers(interest, Abi::I386), DATA_I386)?;
 
     // Offsets are relative to the next instruction.
-    let native_len = u32::try_from(native.len()).map_err(|_| FilterError::TooLong(native.len()))?;
+    let skip = native.len() + checks.len();
+    let skip_len = u32::try_from(skip).map_err(|_| FilterError::TooLong(skip))?;
     let mut program = vec![
         /* 0 */ stmt(BPF_LD | BPF_W | BPF_ABS, DATA_ARCH_OFFSET),
         /* 1 */ jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 1),
-        /* 2 */ stmt(BPF_JMP | BPF_JA, 5 + native_len),
+        /* 2 */ stmt(BPF_JMP | BPF_JA, 5 + skip_len),
         /* 3 */ jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
         /* 4 */ stmt(BPF_RET | BPF_K, trace(DATA_FOREIGN)),
         /* 5 */ stmt(BPF_LD | BPF_W | BPF_ABS, DATA_NR_OFFSET),
         /* 6 */ jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT as u32, 0, 1),
         /* 7 */ stmt(BPF_RET | BPF_K, trace(DATA_X32)),
     ];
-    // `ja k` at index 2 lands at 2 + 1 + k = 8 + native_len: past the five dispatch instructions
-    // 3..=7 and the native body, at the compat body's first instruction.
+    // `ja k` at index 2 lands at 2 + 1 + k = 8 + checks + native: past the five dispatch
+    // instructions 3..=7, the argument checks and the native body, at the compat body's first
+    // instruction. The checks keep the accumulator (the number) for what follows them.
+    program.extend(checks);
     program.extend(native);
     program.extend(compat);
     if program.len() > BPF_MAXINSNS {
@@ -254,6 +344,11 @@ mod tests {
 
     /// Runs a cBPF seccomp program the way the kernel does, for one (arch, nr).
     fn run(program: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+        run_with(program, arch, nr, [0; 6])
+    }
+
+    /// The same, with arguments.
+    fn run_with(program: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
         let mut acc = 0u32;
         let mut pc = 0usize;
         loop {
@@ -263,6 +358,11 @@ mod tests {
                     acc = match insn.k {
                         DATA_NR_OFFSET => nr,
                         DATA_ARCH_OFFSET => arch,
+                        k if (DATA_ARGS_OFFSET..DATA_ARGS_OFFSET + 48).contains(&k)
+                            && k % 8 == 0 =>
+                        {
+                            args[((k - DATA_ARGS_OFFSET) / 8) as usize] as u32
+                        }
                         other => panic!("filter reads seccomp_data offset {other}"),
                     };
                     pc += 1;
@@ -347,5 +447,90 @@ mod tests {
             libc::SECCOMP_RET_ALLOW
         );
         assert_eq!(run(&program, AUDIT_ARCH_I386, 5), libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn argument_checks_stop_only_their_values_and_leave_the_rest_as_it_was() {
+        let interest = set("openat,dup,dup2,execve");
+        let plan = StopPlan {
+            native_unstopped: vec![32], // dup
+            arg_checks: vec![
+                // dup2 onto 0..=2
+                ArgCheck {
+                    nr: 33,
+                    arg: 1,
+                    below: 3,
+                    and_equals: None,
+                },
+                // close of 0..=2 (not in the set)
+                ArgCheck {
+                    nr: 3,
+                    arg: 0,
+                    below: 3,
+                    and_equals: None,
+                },
+                // fcntl(0..=2, F_SETFD)
+                ArgCheck {
+                    nr: 72,
+                    arg: 0,
+                    below: 3,
+                    and_equals: Some((1, 2)),
+                },
+            ],
+        };
+        let program = build_planned(&interest, &plan).expect("builds");
+        let x64 = AUDIT_ARCH_X86_64;
+        let with = |nr, args| run_with(&program, x64, nr, args);
+        assert_eq!(with(32, [0; 6]), libc::SECCOMP_RET_ALLOW, "dup never stops");
+        assert_eq!(
+            with(33, [5, 1, 0, 0, 0, 0]),
+            trace(DATA_X86_64),
+            "dup2 onto 1"
+        );
+        assert_eq!(
+            with(33, [5, 7, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW,
+            "onto 7"
+        );
+        // Only the low half counts: the kernel reads an unsigned int.
+        assert_eq!(with(33, [5, 1 << 32 | 2, 0, 0, 0, 0]), trace(DATA_X86_64));
+        assert_eq!(with(3, [2, 0, 0, 0, 0, 0]), trace(DATA_X86_64), "close(2)");
+        assert_eq!(
+            with(3, [3, 0, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW,
+            "close(3)"
+        );
+        assert_eq!(
+            with(72, [0, 2, 1, 0, 0, 0]),
+            trace(DATA_X86_64),
+            "F_SETFD on 0"
+        );
+        assert_eq!(
+            with(72, [0, 1, 0, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW,
+            "F_GETFD"
+        );
+        assert_eq!(
+            with(72, [4, 2, 1, 0, 0, 0]),
+            libc::SECCOMP_RET_ALLOW,
+            "F_SETFD on 4"
+        );
+        // The rest is untouched, on both ABIs.
+        assert_eq!(with(257, [0; 6]), trace(DATA_X86_64), "openat");
+        assert_eq!(with(59, [0; 6]), trace(DATA_X86_64), "execve");
+        assert_eq!(with(39, [0; 6]), libc::SECCOMP_RET_ALLOW, "getpid");
+        let i386 = AUDIT_ARCH_I386;
+        assert_eq!(
+            run(&program, i386, 41),
+            trace(DATA_I386),
+            "i386 dup still stops"
+        );
+        assert_eq!(
+            run(&program, i386, 6),
+            libc::SECCOMP_RET_ALLOW,
+            "i386 close"
+        );
+        assert_eq!(run(&program, i386, 5), libc::SECCOMP_RET_ALLOW, "i386 open");
+        assert_eq!(run(&program, i386, 295), trace(DATA_I386), "i386 openat");
     }
 }

@@ -9,6 +9,7 @@
 mod capture;
 mod files;
 pub mod filter;
+mod guard;
 mod memory;
 mod probe;
 mod spawn;

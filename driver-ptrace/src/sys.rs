@@ -149,6 +149,31 @@ pub fn regs(tid: i32) -> Result<libc::user_regs_struct> {
     Ok(regs)
 }
 
+/// `PTRACE_SETREGS`.
+pub fn set_regs(tid: i32, regs: &libc::user_regs_struct) -> Result<()> {
+    request(
+        "ptrace(PTRACE_SETREGS)",
+        libc::PTRACE_SETREGS,
+        tid,
+        0,
+        regs as *const _ as usize,
+    )
+    .map(drop)
+}
+
+/// `PTRACE_POKEDATA`: writes one word of the tracee's memory (through its page protections,
+/// as a debugger writes breakpoints).
+pub fn poke(tid: i32, addr: u64, word: u64) -> Result<()> {
+    request(
+        "ptrace(PTRACE_POKEDATA)",
+        libc::PTRACE_POKEDATA,
+        tid,
+        addr as usize,
+        word as usize,
+    )
+    .map(drop)
+}
+
 /// What `PTRACE_GET_SYSCALL_INFO` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyscallInfo {
@@ -268,6 +293,27 @@ pub fn wait_any() -> std::result::Result<Option<Wait>, PtraceError> {
             }
         }
         return Ok(Some(decode_status(tid, status)));
+    }
+}
+
+/// `waitpid(tid, __WALL)`: the next report of this one tracee (the others' wait their turn).
+pub fn wait_for(tid: i32) -> std::result::Result<Wait, PtraceError> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        let got = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        if got == -1 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(PtraceError {
+                call: "waitpid",
+                tid,
+                source: err,
+            });
+        }
+        return Ok(decode_status(got, status));
     }
 }
 

@@ -41,6 +41,7 @@ use lanner_common::{DriverError, SyscallSet};
 use crate::capture;
 use crate::files;
 use crate::filter::{self, InstallableFilter};
+use crate::guard;
 use crate::spawn::{self, Child};
 use crate::sys::{self, SyscallInfo, Wait};
 
@@ -159,6 +160,9 @@ pub struct Tracer {
     consumer_gone: bool,
     /// What each process's consumer was told its descriptors were (lazy closes only).
     told: Option<files::Told>,
+    /// With the standard-descriptor guard on (`dup` stops only in processes that may have a
+    /// standard descriptor free): the processes guarded.
+    guarded: Option<guard::Guarded>,
     /// Whether to poll for the next stop before sleeping for it.
     spinner: crate::spin::Spinner,
     /// Start still to be reported, with the child whose exec we wait for.
@@ -204,7 +208,14 @@ impl Tracer {
                 stopping.remove(close);
             }
         }
-        let filter = match filter::build(&stopping) {
+        let (plan, guard_on) = guard::stop_plan(
+            &interest,
+            &mut stopping,
+            &reporting.result_filters,
+            guard::std_fds_open(),
+        );
+        tracing::debug!(?plan, guard_on, "seccomp stop plan");
+        let filter = match filter::build_planned(&stopping, &plan) {
             Ok(program) => InstallableFilter::new(program),
             Err(err) => {
                 let _ = started.send(Err(DriverError::Internal(err.to_string())));
@@ -245,6 +256,7 @@ impl Tracer {
             consumer_gone: false,
             starting: Some((child, started, program)),
             told,
+            guarded: guard_on.then(guard::Guarded::default),
             spinner: crate::spin::Spinner::new(),
         };
         tracer.add_task(root, root, true);
@@ -473,6 +485,14 @@ impl Tracer {
                 return;
             }
         };
+        let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
+        if guard::applies_to(abi)
+            && self.guarded.as_ref().is_some_and(|g| !g.covers(tgid))
+            && guard::frees_a_std_fd(nr, &args)
+            && self.guard(tid, tgid)
+        {
+            return;
+        }
         let mut id = SyscallId::from_abi(abi, nr & !X32_SYSCALL_BIT);
         if abi == Abi::I386 && nr == socketcall::I386_NR {
             if let Some((target, words)) = capture::resolve_socketcall(tid, &args) {
@@ -510,7 +530,6 @@ impl Tracer {
             return self.resume(tid, 0);
         }
         let no_return = spec::lookup(id).is_some_and(|s| s.flags.contains(SpecFlags::NO_RETURN));
-        let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
         // One stop instead of two when nothing needs the result (and nothing is read at exit).
         if no_return || (self.reporting.entry_only.contains(id) && !capture::wants_exit(&raw)) {
             raw.entry_only = true;
@@ -532,6 +551,45 @@ impl Tracer {
             }
         }
         self.resume(tid, 0);
+    }
+
+    /// `tid`'s process is about to free a standard descriptor: has it install the guard (see
+    /// `guard`). Returns whether the stop was dealt with (the call rewound and resumed, or the
+    /// task gone); else it is handled as usual.
+    fn guard(&mut self, tid: i32, tgid: i32) -> bool {
+        // Whatever comes of it, once: a refusal is reported once, not at every close.
+        if let Some(guarded) = &mut self.guarded {
+            guarded.mark(tgid);
+        }
+        match guard::install(tid) {
+            guard::Outcome::Installed => {
+                tracing::debug!(pid = tgid, tid, "standard-descriptor guard installed");
+                self.resume(tid, 0);
+                true
+            }
+            guard::Outcome::Refused { reason, rewound } => {
+                tracing::warn!(
+                    pid = tgid,
+                    tid,
+                    "this process may free a standard descriptor, and its dup calls cannot be                      watched: the guard filter was refused: {reason}"
+                );
+                self.dropped(
+                    tgid,
+                    tid,
+                    "a process that may free a standard descriptor refused the guard filter:                      its dup calls are not watched",
+                );
+                if rewound {
+                    self.resume(tid, 0);
+                }
+                rewound
+            }
+            guard::Outcome::Gone(report) => {
+                if let Some(report) = report {
+                    self.handle(report);
+                }
+                true
+            }
+        }
     }
 
     fn syscall_exit(&mut self, tid: i32) {
@@ -626,6 +684,9 @@ impl Tracer {
             if let Some(told) = &mut self.told {
                 told.forked(parent_tgid, child_pid);
             }
+            if let Some(guarded) = &mut self.guarded {
+                guarded.forked(parent_tgid, child_pid);
+            }
         }
         self.event(
             parent_tgid,
@@ -717,6 +778,9 @@ impl Tracer {
         if tid == tgid {
             if let Some(told) = &mut self.told {
                 told.ended(tgid);
+            }
+            if let Some(guarded) = &mut self.guarded {
+                guarded.ended(tgid);
             }
         }
         if task.is_some_and(|t| t.pending.is_some()) {

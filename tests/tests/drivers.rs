@@ -35,6 +35,7 @@ const FX_BAD_POINTER: &str = env!("CARGO_BIN_EXE_fx-bad-pointer");
 const FX_NET: &str = env!("CARGO_BIN_EXE_fx-net");
 const FX_EXIT: &str = env!("CARGO_BIN_EXE_fx-exit");
 const FX_STORM: &str = env!("CARGO_BIN_EXE_fx-storm");
+const FX_STD_GUARD: &str = env!("CARGO_BIN_EXE_fx-std-guard");
 
 /// Takes the one-driver-at-a-time lock, or returns from the test when this thread's driver
 /// cannot run here.
@@ -285,6 +286,51 @@ fn calls_outside_a_result_filter_are_left_out() {
         "leaving a call out is not a loss: {:#?}",
         some.events
     );
+}
+
+/// `dup` reported only with results 0 to 2 (the redirect rule's filter) is reported whichever
+/// way the process freed a standard descriptor first: closed by another thread, in a parent
+/// before a fork, by `close_range`, or marked close-on-exec and closed by an exec (the ptrace
+/// driver stops no `dup` until one of these: see its `guard` module). Each fixture makes one
+/// `dup` returning 0 and one returning 3; only the first is reported, by the process that made
+/// it.
+fn dup_onto_a_freed_std_descriptor_is_reported_however_it_was_freed() {
+    let _lock = require_driver!();
+    use_result_filters(vec![lanner_common::ResultFilter {
+        id: lanner_common::SyscallId::from_name("dup").expect("dup"),
+        lo: 0,
+        hi: 2,
+    }]);
+    let modes = [
+        "close",
+        "close-range",
+        "thread",
+        "fork",
+        "fcntl-cloexec",
+        "ioctl-cloexec",
+        "dup3-cloexec",
+    ];
+    let mut wrong = Vec::new();
+    for mode in modes {
+        let t = trace(command([FX_STD_GUARD, mode]), &set("dup,execve"));
+        t.check_invariants();
+        let dups: Vec<(u32, i64)> = t.syscalls("dup").map(|(ev, sc)| (ev.pid, sc.ret)).collect();
+        // The process that copies: the child after a fork, the workload otherwise.
+        let copier = if mode == "fork" {
+            t.forks().map(|(_, f)| f.child_pid).next()
+        } else {
+            Some(t.root)
+        };
+        if t.status != Some(ExitStatus::Code(0)) || copier.is_none() {
+            wrong.push(format!("{mode}: status {:?}, copier {copier:?}", t.status));
+        } else if dups != [(copier.unwrap_or_default(), 0)] {
+            wrong.push(format!(
+                "{mode}: dups reported {dups:?}, want [({copier:?}, 0)]"
+            ));
+        }
+    }
+    use_result_filters(Vec::new());
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 /// The open filter leaves out the opens no rule could match by their path and access mode, the
@@ -1931,6 +1977,7 @@ driver_tests! {
     openat_is_decoded_with_path_flags_mode_and_fd,
     only_the_interest_set_is_reported_and_nothing_else_stops,
     calls_outside_a_result_filter_are_left_out,
+    dup_onto_a_freed_std_descriptor_is_reported_however_it_was_freed,
     opens_no_rule_could_match_are_left_out,
     closes_are_left_out_when_asked_and_later_uses_marked_stale,
     threads_are_reported_as_clones_with_their_own_tids_and_exits,
