@@ -37,6 +37,11 @@ pub struct Assembler {
     /// Calls to leave out by their result, judged here for calls with an entry record (the
     /// kernel side judges one-record calls itself).
     filters: Vec<ResultFilter>,
+    /// Threads whose exec succeeded and has not returned yet. x86_64 reports the return of
+    /// every successful exec under execve's number, an execveat's too: with only one of the
+    /// two traced, the exit record of an exec comes without its entry, or never comes. So a
+    /// successful exec's call is reported at its exec record, and its exit record let go.
+    exec_returning: HashSet<u32>,
 }
 
 fn id_of(half: &SysHalf) -> Option<SyscallId> {
@@ -188,6 +193,12 @@ impl Assembler {
             && id_of(entry).is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, ret))
     }
 
+    /// Whether a completed call is one no rule could match.
+    fn left_out_raw(&self, call: &RawSyscall) -> bool {
+        call.id
+            .is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, call.ret))
+    }
+
     /// Adds the events `record` completes to `out`.
     pub fn push(&mut self, record: Record, out: &mut Vec<Event>) {
         match record {
@@ -197,6 +208,7 @@ impl Assembler {
                     return;
                 }
                 let hdr = half.hdr;
+                self.exec_returning.remove(&hdr.tid);
                 if half.entry_only {
                     Self::syscall(out, hdr, raw(half, None));
                 } else if self.pending.insert(hdr.tid, half).is_some() {
@@ -217,6 +229,10 @@ impl Assembler {
             }
             Record::Exit(half) => {
                 let hdr = half.hdr;
+                if self.exec_returning.remove(&hdr.tid) && is_exec(id_of(&half)) && half.ret == 0 {
+                    // Reported at the exec record.
+                    return;
+                }
                 if let Some(entry) = self.pending.remove(&hdr.tid) {
                     if !self.left_out(&entry, half.ret) {
                         Self::syscall(out, hdr, raw(entry, Some(half)));
@@ -323,6 +339,18 @@ impl Assembler {
                             .map(|path| format!("0::{}\n", String::from_utf8_lossy(&path))),
                     })),
                 });
+                if let Some(entry) = self
+                    .pending
+                    .remove(&hdr.tid)
+                    .filter(|entry| is_exec(id_of(entry)))
+                {
+                    let mut call = raw(entry, None);
+                    call.entry_only = false;
+                    if !self.left_out_raw(&call) {
+                        Self::syscall(out, hdr, call);
+                    }
+                }
+                self.exec_returning.insert(hdr.tid);
             }
             Record::TaskExit {
                 hdr,

@@ -333,6 +333,38 @@ fn dup_onto_a_freed_std_descriptor_is_reported_however_it_was_freed() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// An execveat that succeeds is one complete call whichever of execve and execveat is traced
+/// (x86_64 reports the return of every successful exec under execve's number, which the eBPF
+/// driver's exit program reads: with only execve traced it saw an exit without an entry, with
+/// only execveat an entry without an exit, and reported either as a loss).
+fn an_execveat_is_whole_whichever_exec_call_is_traced() {
+    let _lock = require_driver!();
+    // fx-std-guard fcntl-cloexec execs a static program from a memfd with execveat.
+    let argv = || command([FX_STD_GUARD, "fcntl-cloexec"]);
+    let only_execve = trace(argv(), &set("execve"));
+    only_execve.check_invariants();
+    assert_eq!(only_execve.status, Some(ExitStatus::Code(0)));
+    assert_eq!(only_execve.execs().count(), 2, "{:#?}", only_execve.events);
+    let execves: Vec<i64> = only_execve
+        .syscalls("execve")
+        .map(|(_, sc)| sc.ret)
+        .collect();
+    assert_eq!(execves, [0], "the workload's own start, nothing else");
+
+    let only_execveat = trace(argv(), &set("execveat"));
+    only_execveat.check_invariants();
+    let execveats: Vec<(u32, i64)> = only_execveat
+        .syscalls("execveat")
+        .map(|(ev, sc)| (ev.pid, sc.ret))
+        .collect();
+    assert_eq!(
+        execveats,
+        [(only_execveat.root, 0)],
+        "{:#?}",
+        only_execveat.events
+    );
+}
+
 /// The open filter leaves out the opens no rule could match by their path and access mode, the
 /// same in both drivers (the eBPF driver in the kernel, before writing a record): a read of a
 /// file no pattern names; and keeps the rest: a read the prefix names, one the suffix names,
@@ -1978,6 +2010,7 @@ driver_tests! {
     only_the_interest_set_is_reported_and_nothing_else_stops,
     calls_outside_a_result_filter_are_left_out,
     dup_onto_a_freed_std_descriptor_is_reported_however_it_was_freed,
+    an_execveat_is_whole_whichever_exec_call_is_traced,
     opens_no_rule_could_match_are_left_out,
     closes_are_left_out_when_asked_and_later_uses_marked_stale,
     threads_are_reported_as_clones_with_their_own_tids_and_exits,
