@@ -9,7 +9,8 @@
 //! |                                    | arguments, resume to its exit (`PTRACE_SYSCALL`)    |
 //! | syscall-exit (`SIGTRAP \| 0x80`)   | read the result, emit the completed syscall         |
 //! | fork / vfork / clone event         | emit the new task; it is auto-attached              |
-//! | exec event                         | emit the exec; move state if a non-leader exec'd    |
+//! | exec event                         | emit the exec and its call, which succeeded (no     |
+//! |                                    | exit stop); move state if a non-leader exec'd       |
 //! | `PTRACE_EVENT_STOP`                | a new task's first stop: resume; a group-stop:      |
 //! |                                    | `PTRACE_LISTEN`, so the task stays stopped until    |
 //! |                                    | `SIGCONT` exactly as it would untraced              |
@@ -34,7 +35,7 @@ use lanner_common::event::{
     RawSyscall,
 };
 use lanner_common::spec::{self, SpecFlags};
-use lanner_common::syscalls::{socketcall, Abi, SyscallId, X32_SYSCALL_BIT};
+use lanner_common::syscalls::{ids, socketcall, Abi, SyscallId, X32_SYSCALL_BIT};
 use lanner_common::time::boottime_ns;
 use lanner_common::{DriverError, SyscallSet};
 
@@ -101,6 +102,11 @@ struct Task {
     started: bool,
     /// The syscall between its seccomp stop and its exit stop.
     pending: Option<Pending>,
+}
+
+/// Whether `id` is one of the exec calls.
+fn is_exec(id: SyscallId) -> bool {
+    id == ids::EXECVE || id == ids::EXECVEAT
 }
 
 /// The signals whose delivery puts a process in group-stop.
@@ -754,6 +760,31 @@ impl Tracer {
             cgroup: std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok(),
         };
         self.event(pid, tid, EventKind::Exec(Box::new(exec)));
+        // The exec succeeded, so its call is complete: reported now, with its result (0), and
+        // the tracee resumed without the exit stop it would make (one stop fewer per exec).
+        if let Some(mut pending) = self
+            .tasks
+            .get_mut(&tid)
+            .and_then(|t| t.pending.take_if(|p| p.raw.id.is_some_and(is_exec)))
+        {
+            pending.raw.ret = 0;
+            let left_out = pending.raw.id.is_some_and(|id| {
+                lanner_common::ResultFilter::leaves_out(&self.reporting.result_filters, id, 0)
+            });
+            if left_out {
+                self.shared.filtered.fetch_add(1, Ordering::Relaxed);
+            } else {
+                if let Some(told) = &mut self.told {
+                    told.report(pid, tid, &mut pending.raw);
+                }
+                self.send(Record::Syscall {
+                    ts: boottime_ns(),
+                    pid: pid as u32,
+                    tid: tid as u32,
+                    raw: pending.raw,
+                });
+            }
+        }
         if tid == self.root {
             if let Some((_, started, _)) = self.starting.take() {
                 let _ = started.send(Ok(self.root));
