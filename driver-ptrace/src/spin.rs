@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 
 /// How long to poll for the next stop. A traced call's round trip (stop, resume, the workload's
 /// next traced call) takes a few microseconds of the workload's own time in a syscall-heavy
-/// stretch; a slower one is not worth the CPU.
-pub const POLL_FOR: Duration = Duration::from_micros(30);
+/// stretch, but a program starting (the loader's opens, tens of microseconds apart) or a fork
+/// (the child's first stop) leaves longer gaps, and each gap the tracer sleeps through costs a
+/// wake-up of 30-70 microseconds on the VMs measured here. 100 microseconds covers those gaps:
+/// against 30, `execl` under ptrace +12%, process creation +60% (docs/benchmarks.md), for more
+/// agent CPU between busy stretches.
+pub const POLL_FOR: Duration = Duration::from_micros(100);
 
 /// Polls in a row that may find nothing before polling stops: a halted vCPU's wake-up makes
 /// some round trips longer than the poll even in a busy stretch.
