@@ -634,33 +634,33 @@ impl Tracer {
                 Some(Abi::I386) => i64::from(ret as i32),
                 _ => ret,
             };
-            let left_out = pending.raw.id.is_some_and(|id| {
-                lanner_common::ResultFilter::leaves_out(
-                    &self.reporting.result_filters,
-                    id,
-                    pending.raw.ret,
-                )
-            });
-            if left_out {
-                // It stopped the tracee without an event.
-                self.shared.filtered.fetch_add(1, Ordering::Relaxed);
-                self.resume(tid, 0);
-                return;
-            }
-            if capture::wants_exit(&pending.raw) {
-                capture::at_exit(tid, &mut pending.raw);
-            }
-            if let Some(told) = &mut self.told {
-                told.report(tgid, tid, &mut pending.raw);
-            }
-            self.send(Record::Syscall {
-                ts: boottime_ns(),
-                pid: tgid as u32,
-                tid: tid as u32,
-                raw: pending.raw,
-            });
+            self.complete(tgid, tid, pending.raw);
         }
         self.resume(tid, 0);
+    }
+
+    /// A call whose result is known: left out by it (it stopped the tracee without an event),
+    /// or reported, with what it wrote read first.
+    fn complete(&mut self, tgid: i32, tid: i32, mut raw: RawSyscall) {
+        let left_out = raw.id.is_some_and(|id| {
+            lanner_common::ResultFilter::leaves_out(&self.reporting.result_filters, id, raw.ret)
+        });
+        if left_out {
+            self.shared.filtered.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if capture::wants_exit(&raw) {
+            capture::at_exit(tid, &mut raw);
+        }
+        if let Some(told) = &mut self.told {
+            told.report(tgid, tid, &mut raw);
+        }
+        self.send(Record::Syscall {
+            ts: boottime_ns(),
+            pid: tgid as u32,
+            tid: tid as u32,
+            raw,
+        });
     }
 
     fn task_created(&mut self, tid: i32, event: i32) {
@@ -768,22 +768,7 @@ impl Tracer {
             .and_then(|t| t.pending.take_if(|p| p.raw.id.is_some_and(is_exec)))
         {
             pending.raw.ret = 0;
-            let left_out = pending.raw.id.is_some_and(|id| {
-                lanner_common::ResultFilter::leaves_out(&self.reporting.result_filters, id, 0)
-            });
-            if left_out {
-                self.shared.filtered.fetch_add(1, Ordering::Relaxed);
-            } else {
-                if let Some(told) = &mut self.told {
-                    told.report(pid, tid, &mut pending.raw);
-                }
-                self.send(Record::Syscall {
-                    ts: boottime_ns(),
-                    pid: pid as u32,
-                    tid: tid as u32,
-                    raw: pending.raw,
-                });
-            }
+            self.complete(pid, tid, pending.raw);
         }
         if tid == self.root {
             if let Some((_, started, _)) = self.starting.take() {
