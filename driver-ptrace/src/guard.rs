@@ -23,9 +23,14 @@
 //! guarded from then on, for good (a filter cannot be removed): its `dup`s stop as they did
 //! before this module, and their results are judged at exit as before.
 //!
-//! Where the kernel refuses the filter (a process that dropped `CAP_SYS_ADMIN` under a filter
-//! installed without `no_new_privs`; threads with filters of their own), the tracer reports a
-//! drop: that process's `dup`s are not watched. Not covered (DESIGN.md): a standard descriptor
+//! Installing a filter takes `CAP_SYS_ADMIN` or `no_new_privs`. Where the workload's filter went
+//! in without `no_new_privs` (the agent had `CAP_SYS_ADMIN`), a process that gives up its
+//! privileges could not install the guard afterwards: so when the guard may come too late that
+//! way ([`privileges_may_drop`]), a process is guarded as well at its first `setuid`,
+//! `setreuid`, `setresuid` or `capset`, stopped before the call runs, while it still has them.
+//! Where the kernel refuses the filter all the same (capabilities dropped another way, such as
+//! through an exec after `PR_CAPBSET_DROP`; threads with filters of their own), the tracer
+//! reports a drop: that process's `dup`s are not watched. Not covered (DESIGN.md): a standard descriptor
 //! freed through the i386 ABI (i386 `dup` always stops, x86_64 `dup` of such a process not), and
 //! processes that share a descriptor table without being threads (`clone(CLONE_FILES)`).
 
@@ -47,7 +52,14 @@ mod nr {
     pub const IO_URING_SETUP: u32 = 425;
     pub const CLOSE_RANGE: u32 = 436;
     pub const CLOSE: u32 = 3;
+    pub const SETUID: u32 = 105;
+    pub const SETREUID: u32 = 113;
+    pub const SETRESUID: u32 = 117;
+    pub const CAPSET: u32 = 126;
 }
+
+/// The calls through which a process may give up `CAP_SYS_ADMIN`, by name.
+const PRIVILEGE_DROPS: [&str; 4] = ["setuid", "setreuid", "setresuid", "capset"];
 
 /// Descriptors 0, 1 and 2: an argument below this names one.
 const STD_FDS: u32 = 3;
@@ -70,13 +82,15 @@ fn reported_on_std_fds_only(
 /// descriptor stop only when their target is one (their result is their target); `dup`, when
 /// it only counts likewise and the workload starts with its standard descriptors open, stops
 /// only in guarded processes, and the calls that free a standard descriptor stop by their
-/// arguments. `stopping` (the set the filter stops) gains `io_uring_setup` then. Returns the
-/// plan and whether the guard is on.
+/// arguments. `stopping` (the set the filter stops) gains `io_uring_setup` then, and, when
+/// `privileges_may_drop`, the calls that may drop them. Returns the plan and whether the guard
+/// is on.
 pub fn stop_plan(
     interest: &SyscallSet,
     stopping: &mut SyscallSet,
     filters: &[ResultFilter],
     std_fds_open: bool,
+    privileges_may_drop: bool,
 ) -> (StopPlan, bool) {
     let mut plan = StopPlan::default();
     let by_target = |nr| ArgCheck {
@@ -120,10 +134,23 @@ pub fn stop_plan(
     if !stops("dup3") && !plan.arg_checks.iter().any(|c| c.nr == nr::DUP3) {
         plan.arg_checks.push(by_target(nr::DUP3));
     }
-    if let Some(io_uring) = SyscallId::from_name("io_uring_setup") {
-        stopping.insert(io_uring);
+    let mut also_stop = vec!["io_uring_setup"];
+    if privileges_may_drop {
+        also_stop.extend(PRIVILEGE_DROPS);
+    }
+    for id in also_stop.into_iter().filter_map(SyscallId::from_name) {
+        stopping.insert(id);
     }
     (plan, true)
+}
+
+/// Whether a process of the workload may lose the right to install the guard: its filter went in
+/// without `no_new_privs` (the agent has `CAP_SYS_ADMIN` and no `no_new_privs` of its own), so
+/// installing one more takes `CAP_SYS_ADMIN`, which the process may give up.
+pub fn privileges_may_drop() -> bool {
+    // SAFETY: prctl with integer arguments.
+    let nnp = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) } == 1;
+    !nnp && crate::probe::has_cap_sys_admin()
 }
 
 /// Whether the calling process's standard descriptors are all open (the workload's root
@@ -131,6 +158,18 @@ pub fn stop_plan(
 pub fn std_fds_open() -> bool {
     // SAFETY: fcntl(F_GETFD) on plain integers.
     (0..3).all(|fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+}
+
+/// Whether a process must be guarded before the x86_64 call `nr` with `args` runs: it may free
+/// a standard descriptor, or (with `privileges_may_drop`) give up the privilege to install the
+/// guard later.
+pub fn needs_guard(nr: u64, args: &[u64; 6], privileges_may_drop: bool) -> bool {
+    frees_a_std_fd(nr, args)
+        || (privileges_may_drop
+            && matches!(
+                u32::try_from(nr),
+                Ok(nr::SETUID | nr::SETREUID | nr::SETRESUID | nr::CAPSET)
+            ))
 }
 
 /// Whether an x86_64 call `nr` with `args`, about to run, may free a standard descriptor.
@@ -157,9 +196,25 @@ pub fn frees_a_std_fd(nr: u64, args: &[u64; 6]) -> bool {
 #[derive(Debug, Default)]
 pub struct Guarded {
     tgids: FxHashSet<i32>,
+    /// Processes are guarded before they may give up their privileges, too.
+    privileges_may_drop: bool,
 }
 
 impl Guarded {
+    /// None guarded yet; see [`privileges_may_drop`].
+    pub fn new(privileges_may_drop: bool) -> Self {
+        Guarded {
+            tgids: FxHashSet::default(),
+            privileges_may_drop,
+        }
+    }
+
+    /// Whether an unguarded process needs the guard before the x86_64 call `nr` with `args`
+    /// runs ([`needs_guard`]).
+    pub fn needed_before(&self, nr: u64, args: &[u64; 6]) -> bool {
+        needs_guard(nr, args, self.privileges_may_drop)
+    }
+
     /// Whether `tgid` needs no (further) guard.
     pub fn covers(&self, tgid: i32) -> bool {
         self.tgids.contains(&tgid)
@@ -341,7 +396,7 @@ mod tests {
     fn the_guard_needs_dup_confined_to_std_results_and_open_std_fds() {
         let interest = set("dup,dup2,dup3,openat,io_uring_setup");
         let mut stopping = interest;
-        let (plan, on) = stop_plan(&interest, &mut stopping, &[low("dup")], true);
+        let (plan, on) = stop_plan(&interest, &mut stopping, &[low("dup")], true, false);
         assert!(on);
         assert_eq!(plan.native_unstopped, vec![32]);
         let checked: Vec<u32> = plan.arg_checks.iter().map(|c| c.nr).collect();
@@ -349,7 +404,7 @@ mod tests {
         assert_eq!(checked, vec![3, 436, 72, 16]);
 
         let mut stopping = interest;
-        let (plan, on) = stop_plan(&interest, &mut stopping, &[low("dup")], false);
+        let (plan, on) = stop_plan(&interest, &mut stopping, &[low("dup")], false, false);
         assert!(
             !on,
             "a closed standard descriptor at start: every dup stops"
@@ -361,18 +416,37 @@ mod tests {
             hi: i64::MAX,
             ..low("dup")
         };
-        let (_, on) = stop_plan(&interest, &mut stopping, &[all_results], true);
+        let (_, on) = stop_plan(&interest, &mut stopping, &[all_results], true, false);
         assert!(!on, "rules on dup results beyond 2");
 
         let mut stopping = interest;
         let filters = [low("dup"), low("dup2"), low("dup3")];
-        let (plan, _) = stop_plan(&interest, &mut stopping, &filters, true);
+        let (plan, _) = stop_plan(&interest, &mut stopping, &filters, true, false);
         let checked: Vec<u32> = plan.arg_checks.iter().map(|c| c.nr).collect();
         assert_eq!(
             checked,
             vec![33, 292, 3, 436, 72, 16],
             "dup2/dup3 by target"
         );
+        let setuid = SyscallId::from_name("setuid").expect("setuid");
+        assert!(!stopping.contains(setuid));
+
+        let mut stopping = interest;
+        stop_plan(&interest, &mut stopping, &[low("dup")], true, true);
+        assert!(
+            stopping.contains(setuid),
+            "privileges may drop: setuid stops"
+        );
+    }
+
+    #[test]
+    fn privilege_drops_need_the_guard_only_when_they_may_make_it_too_late() {
+        let none = [0u64; 6];
+        assert!(needs_guard(105, &none, true), "setuid");
+        assert!(needs_guard(126, &none, true), "capset");
+        assert!(!needs_guard(105, &none, false));
+        assert!(!needs_guard(106, &none, true), "setgid keeps CAP_SYS_ADMIN");
+        assert!(needs_guard(3, &none, false), "close(0)");
     }
 
     #[test]

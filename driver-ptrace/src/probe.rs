@@ -158,7 +158,7 @@ fn seccomp_trace_available() -> Result<(), String> {
     })
 }
 
-fn has_cap_sys_admin() -> bool {
+pub(crate) fn has_cap_sys_admin() -> bool {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return false;
     };

@@ -214,11 +214,13 @@ impl Tracer {
                 stopping.remove(close);
             }
         }
+        let privileges_may_drop = guard::privileges_may_drop();
         let (plan, guard_on) = guard::stop_plan(
             &interest,
             &mut stopping,
             &reporting.result_filters,
             guard::std_fds_open(),
+            privileges_may_drop,
         );
         tracing::debug!(?plan, guard_on, "seccomp stop plan");
         let filter = match filter::build_planned(&stopping, &plan) {
@@ -262,7 +264,7 @@ impl Tracer {
             consumer_gone: false,
             starting: Some((child, started, program)),
             told,
-            guarded: guard_on.then(guard::Guarded::default),
+            guarded: guard_on.then(|| guard::Guarded::new(privileges_may_drop)),
             spinner: crate::spin::Spinner::new(),
         };
         tracer.add_task(root, root, true);
@@ -493,8 +495,10 @@ impl Tracer {
         };
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
         if guard::applies_to(abi)
-            && self.guarded.as_ref().is_some_and(|g| !g.covers(tgid))
-            && guard::frees_a_std_fd(nr, &args)
+            && self
+                .guarded
+                .as_ref()
+                .is_some_and(|g| !g.covers(tgid) && g.needed_before(nr, &args))
             && self.guard(tid, tgid)
         {
             return;
@@ -577,12 +581,14 @@ impl Tracer {
                 tracing::warn!(
                     pid = tgid,
                     tid,
-                    "this process may free a standard descriptor, and its dup calls cannot be                      watched: the guard filter was refused: {reason}"
+                    "this process may free a standard descriptor, and its dup calls cannot be \
+                     watched: the guard filter was refused: {reason}"
                 );
                 self.dropped(
                     tgid,
                     tid,
-                    "a process that may free a standard descriptor refused the guard filter:                      its dup calls are not watched",
+                    "a process that may free a standard descriptor refused the guard filter: \
+                     its dup calls are not watched",
                 );
                 if rewound {
                     self.resume(tid, 0);

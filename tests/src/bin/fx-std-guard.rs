@@ -11,6 +11,7 @@
 //! - `fcntl-cloexec`, `ioctl-cloexec`, `dup3-cloexec`: marks 0 close-on-exec (`dup3` by copying
 //!   2 onto it with `O_CLOEXEC`), then execs a static
 //!   program that copies (and prints nothing);
+//! - `setuid`: gives up root (`setuid(65534)`, as root only), then `close(0)`;
 //! - `loop N`: N rounds of `close(dup(2))` with every standard descriptor open (results 3).
 //!
 //! Prints the copies' results on stdout, space-separated (but after an exec); exits 0.
@@ -146,6 +147,12 @@ fn main() {
         "dup3-cloexec" => {
             sys(libc::SYS_dup3, [2, 0, libc::O_CLOEXEC.into()]);
             exec_copier();
+        }
+        "setuid" => {
+            let rc = sys(libc::SYS_setuid, [65534, 0, 0]);
+            assert_eq!(rc, 0, "setuid(65534) needs root");
+            close(0);
+            copies();
         }
         "loop" => {
             let rounds: u64 = args.get(2).and_then(|n| n.parse().ok()).expect("loop N");
