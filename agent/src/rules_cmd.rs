@@ -96,6 +96,13 @@ pub fn syscalls(files: &[PathBuf]) -> Result<String> {
         };
         // Calls the drivers leave out because no rule could match their result.
         let only = match filters.iter().find(|f| f.id == id) {
+            // `dup` can return one of 0-2 only in a process where one is free: the ptrace
+            // driver stops it nowhere else (its standard-descriptor guard).
+            Some(f) if id.name() == "dup" && f.lo >= 0 && f.hi <= 2 => format!(
+                " [only results {}; ptrace stops it only where a standard descriptor may be \
+                 free]",
+                range_text(f.lo, f.hi)
+            ),
             Some(f) => format!(" [only results {}]", range_text(f.lo, f.hi)),
             None => String::new(),
         };

@@ -17,6 +17,50 @@ fn lanner(args: &[&str]) -> Output {
         .expect("lanner runs")
 }
 
+/// `lanner rules syscalls`: what the drivers trace for the embedded rules, and why: the rules
+/// behind each syscall, the state behind the others, the calls left out by their result, the
+/// opens reported. Needs no driver.
+#[test]
+fn rules_syscalls_explains_what_is_traced_and_why() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/default.yaml");
+    let out = lanner(&["rules", "syscalls", rules]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{text}"))
+            .to_owned()
+    };
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("syscalls traced (")),
+        "{text}"
+    );
+    assert!(
+        line("openat").contains("Read sensitive file untrusted"),
+        "{text}"
+    );
+    assert!(line("close").contains("(state)"), "{text}");
+    assert!(
+        line("dup").contains("[only results 0..=2; ptrace stops it only where"),
+        "{text}"
+    );
+    assert!(line("chmod").contains("[only results = 0]"), "{text}");
+    let opens = line("opens");
+    assert!(opens.contains("/etc/shadow* (read)"), "{opens}");
+    assert!(opens.contains("any open that writes or creates"), "{opens}");
+
+    let out = lanner(&["rules", "syscalls", "/nonexistent/lanner-rules.yaml"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("/nonexistent/lanner-rules.yaml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn exit_status_is_the_workloads() {
     if !ptrace_available() {
