@@ -30,9 +30,10 @@
 //! `setreuid`, `setresuid` or `capset`, stopped before the call runs, while it still has them.
 //! Where the kernel refuses the filter all the same (capabilities dropped another way, such as
 //! through an exec after `PR_CAPBSET_DROP`; threads with filters of their own), the tracer
-//! reports a drop: that process's `dup`s are not watched. Not covered (DESIGN.md): a standard descriptor
-//! freed through the i386 ABI (i386 `dup` always stops, x86_64 `dup` of such a process not), and
-//! processes that share a descriptor table without being threads (`clone(CLONE_FILES)`).
+//! reports a drop: that process's `dup`s are not watched. Not covered (docs/ptrace-driver.md): a
+//! standard descriptor freed through the i386 ABI (i386 `dup` always stops, x86_64 `dup` of such
+//! a process not), and processes that share a descriptor table without being threads
+//! (`clone(CLONE_FILES)`).
 
 use lanner_common::syscalls::{Abi, AUDIT_ARCH_X86_64};
 use lanner_common::{ResultFilter, SyscallId, SyscallSet};
@@ -41,7 +42,8 @@ use rustc_hash::FxHashSet;
 use crate::filter::{ArgCheck, StopPlan, DATA_X86_64};
 use crate::sys::{self, Wait};
 
-/// x86_64 numbers.
+/// x86_64 numbers (the ABI's, fixed; checked against the syscall table by a test), as
+/// constants for `match`.
 mod nr {
     pub const IOCTL: u32 = 16;
     pub const DUP: u32 = 32;
@@ -466,6 +468,33 @@ mod tests {
         assert!(!frees_a_std_fd(292, &a(5, 1, 0)));
         assert!(frees_a_std_fd(425, &a(8, 0, 0)));
         assert!(!frees_a_std_fd(32, &a(0, 0, 0)));
+    }
+
+    #[test]
+    fn the_numbers_are_the_tables() {
+        let x86_64 = |name| {
+            SyscallId::from_name(name)
+                .and_then(|id| id.number_in(Abi::X86_64))
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let numbers = [
+            ("ioctl", u64::from(nr::IOCTL)),
+            ("dup", u64::from(nr::DUP)),
+            ("dup2", u64::from(nr::DUP2)),
+            ("fcntl", u64::from(nr::FCNTL)),
+            ("dup3", u64::from(nr::DUP3)),
+            ("seccomp", nr::SECCOMP),
+            ("io_uring_setup", u64::from(nr::IO_URING_SETUP)),
+            ("close_range", u64::from(nr::CLOSE_RANGE)),
+            ("close", u64::from(nr::CLOSE)),
+            ("setuid", u64::from(nr::SETUID)),
+            ("setreuid", u64::from(nr::SETREUID)),
+            ("setresuid", u64::from(nr::SETRESUID)),
+            ("capset", u64::from(nr::CAPSET)),
+        ];
+        for (name, number) in numbers {
+            assert_eq!(x86_64(name), number, "{name}");
+        }
     }
 
     #[test]
