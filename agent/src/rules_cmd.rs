@@ -62,8 +62,13 @@ fn open_filter_text(filter: &lanner_common::OpenFilter) -> String {
         kept.push("any open that writes or creates (state: file-writes)".to_owned());
     }
     kept.push("relative or unnormalized paths, other ABIs".to_owned());
+    let directories = if filter.directories_left_out {
+        "; left out whatever their path: reads of directories (O_DIRECTORY; every rule needs a file)"
+    } else {
+        ""
+    };
     format!(
-        "opens reported (the drivers leave out the others): {}",
+        "opens reported (the drivers leave out the others): {}{directories}",
         kept.join(", ")
     )
 }

@@ -51,6 +51,10 @@ fn rules_syscalls_explains_what_is_traced_and_why() {
     let opens = line("opens");
     assert!(opens.contains("/etc/shadow* (read)"), "{opens}");
     assert!(opens.contains("any open that writes or creates"), "{opens}");
+    assert!(
+        opens.contains("reads of directories (O_DIRECTORY"),
+        "{opens}"
+    );
 
     let out = lanner(&["rules", "syscalls", "/nonexistent/lanner-rules.yaml"]);
     assert!(!out.status.success());

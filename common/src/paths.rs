@@ -75,6 +75,10 @@ pub struct OpenFilter {
     /// Keep every open that may write or create a file, whatever its path (the engine
     /// records written files for `proc.is_exe_upper_layer`).
     pub keep_writes: bool,
+    /// Leave out every read-only open of a directory ([`opens_a_directory`]), whatever its
+    /// path: every rule that can match an open needs a file (`fd.typechar = 'f'`), and the
+    /// engine takes an `O_DIRECTORY` open for a directory.
+    pub directories_left_out: bool,
 }
 
 impl OpenFilter {
@@ -105,7 +109,15 @@ impl OpenFilter {
             calls,
             rules: merge_access(rules),
             keep_writes,
+            directories_left_out: false,
         }
+    }
+
+    /// The same filter, leaving out read-only opens of directories or not (see
+    /// [`OpenFilter::directories_left_out`]).
+    pub fn leaving_out_directories(mut self, on: bool) -> OpenFilter {
+        self.directories_left_out = on;
+        self
     }
 
     /// A filter for `calls` that keeps every open (what replaces a filter the rules no longer
@@ -147,6 +159,9 @@ impl OpenFilter {
     pub fn keeps(&self, abi: Abi, path: Option<&[u8]>, flags: Option<u64>) -> bool {
         if abi != Abi::X86_64 {
             return true;
+        }
+        if self.directories_left_out && flags.is_some_and(opens_a_directory) {
+            return false;
         }
         let access = flags.map_or(ACCESS_ANY, access_of);
         if self.keep_writes && (access & ACCESS_WRITE != 0 || flags.is_none_or(creates)) {
@@ -232,6 +247,18 @@ fn creates(flags: u64) -> bool {
     flags & libc::O_CREAT as u64 != 0
 }
 
+/// Whether an open with `flags` is a read-only open of a directory: `O_DIRECTORY`, read only,
+/// and nothing that creates or truncates (`O_CREAT`, `O_TRUNC`, `O_TMPFILE`, whose flag
+/// includes `O_DIRECTORY`'s bit). The engine names the descriptor a directory (`fd.typechar`
+/// `d`); no file is written.
+pub fn opens_a_directory(flags: u64) -> bool {
+    let tmpfile_only = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
+    let changes = libc::O_CREAT as u64 | libc::O_TRUNC as u64 | tmpfile_only;
+    flags & libc::O_DIRECTORY as u64 != 0
+        && flags & libc::O_ACCMODE as u64 == libc::O_RDONLY as u64
+        && flags & changes == 0
+}
+
 /// Whether `path` is not the absolute, normalized path a rule would see: relative, with an
 /// empty, `.` or `..` component, or a trailing slash. Also any `..` at all, so that a rule on
 /// the raw path containing `../` (directory traversal) sees every such open.
@@ -297,6 +324,43 @@ mod tests {
         assert!(f.keeps(Abi::X86_64, Some(b"/etc/shadow"), Some(libc::O_RDWR as u64)));
         assert!(f.keeps(Abi::X86_64, Some(b"/root/.bash_history"), WRONLY));
         assert!(!f.keeps(Abi::X86_64, Some(b"/root/.bash_history"), RDONLY));
+    }
+
+    #[test]
+    fn directory_reads_are_left_out_only_when_asked_and_only_reads() {
+        let dir = |extra: i32| Some((libc::O_RDONLY | libc::O_DIRECTORY | extra) as u64);
+        let plain = filter(false);
+        assert!(plain.keeps(Abi::X86_64, Some(b"/etc/shadow"), dir(0)));
+        assert!(plain.keeps(Abi::X86_64, Some(b"."), dir(0)), "relative");
+        let f = filter(false).leaving_out_directories(true);
+        assert!(!f.keeps(Abi::X86_64, Some(b"/etc/shadow"), dir(0)));
+        assert!(
+            !f.keeps(Abi::X86_64, Some(b"."), dir(libc::O_CLOEXEC)),
+            "relative too"
+        );
+        assert!(!f.keeps(Abi::X86_64, None, dir(0)), "its path unread");
+        // Not a read of a directory: kept as before.
+        assert!(f.keeps(Abi::X86_64, Some(b"/etc/shadow"), RDONLY));
+        assert!(f.keeps(Abi::X86_64, Some(b"/etc/shadow"), dir(libc::O_CREAT)));
+        let tmpfile = Some((libc::O_TMPFILE | libc::O_RDWR) as u64);
+        let writes_kept = filter(true).leaving_out_directories(true);
+        assert!(
+            writes_kept.keeps(Abi::X86_64, Some(b"/tmp"), tmpfile),
+            "O_TMPFILE writes"
+        );
+        assert!(
+            f.keeps(Abi::I386, Some(b"/etc/shadow"), dir(0)),
+            "another ABI"
+        );
+        assert!(opens_a_directory(
+            (libc::O_DIRECTORY | libc::O_NONBLOCK) as u64
+        ));
+        assert!(!opens_a_directory(
+            (libc::O_DIRECTORY | libc::O_TRUNC) as u64
+        ));
+        assert!(!opens_a_directory(
+            (libc::O_DIRECTORY | libc::O_WRONLY) as u64
+        ));
     }
 
     #[test]

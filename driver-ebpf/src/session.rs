@@ -224,6 +224,7 @@ fn write_entries(
 fn set_open_flags(skel: &mut LannerSkel<'_>, filter: &OpenFilter) {
     if let Some(bss) = skel.maps.bss_data.as_deref_mut() {
         bss.open_keep_writes = u32::from(filter.keep_writes);
+        bss.open_skip_dirs = u32::from(filter.directories_left_out);
         bss.open_suffixes = u32::from(
             filter
                 .rules

@@ -145,6 +145,41 @@ fn check_need(check: &Check) -> PathNeed {
     }
 }
 
+/// Whether `node` can hold on an open of type `ev` only when the open's descriptor is not a
+/// directory (`fd.typechar = 'f'`, `fd.type = file`), or only on calls through another ABI
+/// than x86_64 (which the filter keeps): then an x86_64 open of a directory is one it cannot
+/// match. Conservative like [`path_need`]: negations, transformers and other fields say
+/// nothing.
+pub(crate) fn needs_non_directory(node: &Node, ev: EventCode) -> bool {
+    match node {
+        Node::And(items) => items.iter().any(|n| needs_non_directory(n, ev)),
+        Node::Or(items) => items.iter().all(|n| needs_non_directory(n, ev)),
+        Node::Not(_) => false,
+        Node::Shared(_, inner) => needs_non_directory(inner, ev),
+        // A branch for other event types never holds on this one.
+        Node::EventType(set) => !set.contains(ev),
+        Node::Check(check) => check_needs_non_directory(check),
+    }
+}
+
+fn check_needs_non_directory(check: &Check) -> bool {
+    if check.negate || check.field.any_ancestor || !check.field.transformers.is_empty() {
+        return false;
+    }
+    let directory: &[u8] = match check.field.id.name() {
+        "fd.typechar" => b"d",
+        "fd.type" => b"directory",
+        // Only calls through another ABI pass: the filter judges none of those.
+        "evt.abi" => return abi_need(&check.matcher) == PathNeed::never(),
+        _ => return false,
+    };
+    match &check.matcher {
+        Matcher::StrCmp(CmpOp::Eq, want) => &**want != directory,
+        Matcher::StrIn(set) => !set.iter().any(|v| &**v == directory),
+        _ => false,
+    }
+}
+
 /// `fd.name` is the path itself (for the paths the filter judges).
 fn fd_name_need(m: &Matcher) -> PathNeed {
     if let Some(need) = unresolved_need(m) {
@@ -437,6 +472,32 @@ mod tests {
             assert_eq!(open_paths(condition), Some(vec![]), "{condition}");
         }
         assert_eq!(open_paths("evt.abi = x86_64 and evt.type = openat"), None);
+    }
+
+    fn non_directory(condition: &str) -> bool {
+        rules(&[OPEN_MACROS, &rule("r", condition)].concat())
+            .opens_need_non_directories(id("openat"))
+    }
+
+    #[test]
+    fn opens_of_directories_are_unmatched_only_under_file_checks_on_every_way() {
+        assert!(non_directory("open_read and fd.name startswith /etc/"));
+        assert!(non_directory("open_write or open_read"));
+        assert!(non_directory("evt.type = openat and fd.type = file"));
+        assert!(non_directory("evt.type = openat and fd.typechar in (f, p)"));
+        assert!(!non_directory(
+            "evt.type = openat and fd.name startswith /etc/"
+        ));
+        assert!(!non_directory(
+            "open_read or (evt.type = openat and proc.name = ls)"
+        ));
+        assert!(!non_directory("evt.type = openat and fd.typechar = d"));
+        assert!(!non_directory("evt.type = openat and not fd.typechar = d"));
+        assert!(!non_directory("evt.type = openat and fd.typechar != f"));
+        assert!(non_directory(
+            "open_read or (evt.type = openat and evt.abi = i386)"
+        ));
+        assert!(!non_directory("evt.type = openat and evt.abi = x86_64"));
     }
 
     #[test]

@@ -256,6 +256,17 @@ impl Ruleset {
         }
     }
 
+    /// Whether no enabled rule can match an open of `id` whose descriptor is a directory: every
+    /// rule that can match `id` needs a file ([`crate::paths::needs_non_directory`]); true when
+    /// none can match `id` at all.
+    pub fn opens_need_non_directories(&self, id: lanner_common::SyscallId) -> bool {
+        let ev = EventCode::Syscall(id);
+        self.rules_for(ev)
+            .iter()
+            .filter_map(|&idx| self.rule(idx))
+            .all(|rule| crate::paths::needs_non_directory(&rule.condition, ev))
+    }
+
     /// The state the enabled rules read (conditions and outputs).
     pub fn state_needs(&self) -> StateNeeds {
         self.needs

@@ -467,6 +467,49 @@ fn opens_no_rule_could_match_are_left_out() {
     );
 }
 
+/// Opens of directories (`O_DIRECTORY`, read only) are left out whatever their path when the
+/// filter says every rule needs a file, the same in both drivers; a file below the same prefix
+/// is still kept, and without that word the directory's open is kept too.
+fn directory_opens_are_left_out_when_every_rule_needs_a_file() {
+    use lanner_common::paths::ACCESS_READ;
+    use lanner_common::{OpenCall, OpenFilter, PathPattern, PathRule};
+    let _lock = require_driver!();
+    let dir = Scratch::new("opendirs");
+    std::fs::create_dir(dir.path().join("kept-dir")).expect("a scratch directory");
+    std::fs::write(dir.path().join("kept-file"), b"x").expect("a scratch file");
+    let root = dir.path().display().to_string();
+    // ls opens the directory with O_DIRECTORY; cat opens the file.
+    let script = format!("ls {root}/kept-dir > /dev/null && cat {root}/kept-file > /dev/null");
+    let id = |name| lanner_common::SyscallId::from_name(name).expect("a syscall");
+    let filter = OpenFilter::new(
+        vec![OpenCall {
+            id: id("openat"),
+            path: 1,
+            flags: Some(2),
+        }],
+        vec![PathRule {
+            pattern: PathPattern::Prefix(format!("{root}/kept").into_bytes()),
+            access: ACCESS_READ,
+        }],
+        true,
+    );
+    let kept = |filter: OpenFilter| -> Vec<String> {
+        use_open_filter(Some(filter));
+        let t = trace(command(["sh", "-c", script.as_str()]), &set("openat"));
+        use_open_filter(None);
+        t.check_invariants();
+        assert_eq!(t.status, Some(ExitStatus::Code(0)));
+        t.syscalls("openat")
+            .map(|(_, sc)| String::from_utf8_lossy(path_arg(sc, "name")).into_owned())
+            .filter(|p| p.contains("kept-"))
+            .collect()
+    };
+    let dir_path = format!("{root}/kept-dir");
+    let file_path = format!("{root}/kept-file");
+    assert_eq!(kept(filter.clone()), [dir_path.clone(), file_path.clone()]);
+    assert_eq!(kept(filter.leaving_out_directories(true)), [file_path]);
+}
+
 /// Closes, asked or not: every one is reported unless the driver is asked to leave them out;
 /// then none is, and a later use of a closed number is marked stale instead (the eBPF driver
 /// follows closes in the kernel; the ptrace driver does not stop at them, and compares the file
@@ -2021,6 +2064,7 @@ driver_tests! {
     dup_onto_a_freed_std_descriptor_is_reported_however_it_was_freed,
     an_execveat_is_whole_whichever_exec_call_is_traced,
     opens_no_rule_could_match_are_left_out,
+    directory_opens_are_left_out_when_every_rule_needs_a_file,
     closes_are_left_out_when_asked_and_later_uses_marked_stale,
     threads_are_reported_as_clones_with_their_own_tids_and_exits,
     the_whole_tree_is_traced_down_to_grandchildren,

@@ -100,7 +100,15 @@ pub fn open_filter(ruleset: &Ruleset) -> Option<lanner_common::OpenFilter> {
         rules.extend(ruleset.open_paths(call.id)?);
     }
     let keep_writes = ruleset.state_needs().contains(StateNeeds::FILE_WRITES);
-    Some(lanner_common::OpenFilter::new(calls, rules, keep_writes))
+    // The engine takes an O_DIRECTORY open for a directory (`fd.typechar` d): where every rule
+    // on opens needs a file, no rule can match one.
+    let directories = calls
+        .iter()
+        .all(|call| ruleset.opens_need_non_directories(call.id));
+    Some(
+        lanner_common::OpenFilter::new(calls, rules, keep_writes)
+            .leaving_out_directories(directories),
+    )
 }
 
 /// Counters.

@@ -31,6 +31,9 @@ const volatile __u32 floor_only = 0;
  * reload, hence not read-only. */
 volatile __u32 open_keep_writes = 0;
 volatile __u32 open_suffixes = 0;
+/* Leave out read-only opens of directories whatever their path (OpenFilter::
+ * directories_left_out: every rule on opens needs a file). */
+volatile __u32 open_skip_dirs = 0;
 /* The prefix trie's entries' first bytes (up to eight, as a little-endian word, with the mask
  * of the bytes that count), so that a path no entry starts like is judged without a trie
  * lookup, which costs more than the record it saves. Used while open_heads_on is set (the
@@ -883,6 +886,10 @@ __noinline int suffix_access(struct scratch *s, __u32 data, __u32 len)
 
 #define O_ACCMODE_BITS 3
 #define O_CREAT_BIT 0100
+#define O_TRUNC_BIT 01000
+#define O_DIRECTORY_BIT 0200000
+/* O_TMPFILE without O_DIRECTORY's bit, which it includes. */
+#define O_TMPFILE_ONLY_BIT 020000000
 
 /* Whether an x86_64 open whose path capture starts at s->open_cap, with `flags` (when
  * `has_flags`), is left out (counted). A global function: the verifier checks it once, on its
@@ -893,6 +900,13 @@ __noinline int open_left_out(struct scratch *s, __u32 has_flags, __u64 flags)
 		return 0;
 	__u8 access = LANNER_ACCESS_READ | LANNER_ACCESS_WRITE;
 	int creates = 1;
+	/* lanner_common::paths::opens_a_directory: read only, O_DIRECTORY, nothing created. */
+	if (open_skip_dirs && has_flags && (flags & O_DIRECTORY_BIT) &&
+	    (flags & O_ACCMODE_BITS) == 0 &&
+	    !(flags & (O_CREAT_BIT | O_TRUNC_BIT | O_TMPFILE_ONLY_BIT))) {
+		count(LANNER_CNT_OPENS_LEFT_OUT);
+		return 1;
+	}
 	if (has_flags) {
 		__u64 mode = flags & O_ACCMODE_BITS;
 		if (mode == 0)
