@@ -76,6 +76,7 @@ pub(crate) const BPF_W: u16 = 0x00;
 pub(crate) const BPF_ABS: u16 = 0x20;
 const BPF_JA: u16 = 0x00;
 pub(crate) const BPF_JEQ: u16 = 0x10;
+const BPF_JSET: u16 = 0x40;
 const BPF_JGE: u16 = 0x30;
 pub(crate) const BPF_K: u16 = 0x00;
 pub(crate) const DATA_NR_OFFSET: u32 = 0;
@@ -147,58 +148,133 @@ fn body(numbers: &[u64], data: u16) -> Result<Vec<libc::sock_filter>, FilterErro
         .collect())
 }
 
-/// A native (x86_64) call stopped only for some values of its arguments: when the low 32 bits
-/// of argument `arg` are below `below` and, with `and_equals`, those of another argument equal
-/// a value. Descriptors and commands are C `int`s, so the high halves carry nothing.
+/// A native (x86_64) call stopped only for some values of its argument `arg`, as `test` says.
+/// Descriptors, commands and open flags are C `int`s, so only the low 32 bits are looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgCheck {
     /// x86_64 syscall number.
     pub nr: u32,
     /// Argument index.
     pub arg: u8,
-    /// Stopped when that argument is below this.
-    pub below: u32,
-    /// And (argument index, value) equal.
-    pub and_equals: Option<(u8, u32)>,
+    /// When it stops.
+    pub test: ArgTest,
+}
+
+/// When an [`ArgCheck`]'s call stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgTest {
+    /// When the argument is below this, and (with the pair) another argument (index, value)
+    /// equals a value.
+    Below(u32, Option<(u8, u32)>),
+    /// Unless the argument has every bit of `all` and none of `none` (the open flags of a read
+    /// of a directory).
+    UnlessFlags { all: u32, none: u32 },
 }
 
 impl ArgCheck {
+    /// Stopped when argument `arg` is below `below`.
+    pub fn below(nr: u32, arg: u8, below: u32) -> ArgCheck {
+        ArgCheck {
+            nr,
+            arg,
+            test: ArgTest::Below(below, None),
+        }
+    }
+
     /// The check's instructions, self-contained: they fall through to what follows when the
-    /// number is another, and return otherwise.
+    /// number is another, and return otherwise. Layout: `jeq nr`; the tests; `ret TRACE`;
+    /// `ret ALLOW`.
     fn instructions(&self) -> Vec<libc::sock_filter> {
         let arg_offset = |i: u8| DATA_ARGS_OFFSET + 8 * u32::from(i);
-        let mut tests = vec![
-            stmt(BPF_LD | BPF_W | BPF_ABS, arg_offset(self.arg)),
-            // Jump targets are filled in below, once the length is known.
-            jump(BPF_JMP | BPF_JGE | BPF_K, self.below, 0, 0),
-        ];
-        if let Some((arg, value)) = self.and_equals {
-            tests.push(stmt(BPF_LD | BPF_W | BPF_ABS, arg_offset(arg)));
-            tests.push(jump(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 0));
+        let load = |i: u8| stmt(BPF_LD | BPF_W | BPF_ABS, arg_offset(i));
+        // Each test is (instruction, what its true branch does, what its false branch does).
+        #[derive(Clone, Copy)]
+        enum To {
+            Next,
+            Trace,
+            Allow,
         }
-        // Layout: jeq nr; tests...; ret TRACE; ret ALLOW.
-        let len = tests.len();
-        for (i, insn) in tests.iter_mut().enumerate() {
-            // From instruction i of the tests, TRACE is at len - i - 1 ahead, ALLOW one further.
-            let to_trace = (len - i - 1) as u8;
-            match insn.code {
-                c if c == BPF_JMP | BPF_JGE | BPF_K => {
-                    insn.jt = to_trace + 1;
-                    insn.jf = 0;
+        let mut tests: Vec<(libc::sock_filter, To, To)> =
+            vec![(load(self.arg), To::Next, To::Next)];
+        match self.test {
+            ArgTest::Below(below, and_equals) => {
+                let last = and_equals.is_none();
+                tests.push((
+                    jump(BPF_JMP | BPF_JGE | BPF_K, below, 0, 0),
+                    To::Allow,
+                    if last { To::Trace } else { To::Next },
+                ));
+                if let Some((arg, value)) = and_equals {
+                    tests.push((load(arg), To::Next, To::Next));
+                    tests.push((
+                        jump(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 0),
+                        To::Trace,
+                        To::Allow,
+                    ));
                 }
-                c if c == BPF_JMP | BPF_JEQ | BPF_K => {
-                    insn.jt = 0;
-                    insn.jf = to_trace + 1;
-                }
-                _ => {}
+            }
+            ArgTest::UnlessFlags { all, none } => {
+                tests.push((
+                    jump(BPF_JMP | BPF_JSET | BPF_K, all, 0, 0),
+                    To::Next,
+                    To::Trace,
+                ));
+                tests.push((
+                    jump(BPF_JMP | BPF_JSET | BPF_K, none, 0, 0),
+                    To::Trace,
+                    To::Allow,
+                ));
             }
         }
+        let len = tests.len();
+        let offset = |i: usize, to: To| -> u8 {
+            // From test i, TRACE is len - i - 1 instructions ahead, ALLOW one further.
+            match to {
+                To::Next => 0,
+                To::Trace => (len - i - 1) as u8,
+                To::Allow => (len - i) as u8,
+            }
+        };
         let mut block = vec![jump(BPF_JMP | BPF_JEQ | BPF_K, self.nr, 0, (len + 2) as u8)];
-        block.extend(tests);
+        for (i, (mut insn, on_true, on_false)) in tests.into_iter().enumerate() {
+            if insn.code & 0x07 == BPF_JMP {
+                insn.jt = offset(i, on_true);
+                insn.jf = offset(i, on_false);
+            }
+            block.push(insn);
+        }
         block.push(stmt(BPF_RET | BPF_K, trace(DATA_X86_64)));
         block.push(stmt(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW));
         block
     }
+}
+
+/// The checks that let reads of directories through without a stop (see
+/// [`OpenFilter::directories_left_out`](lanner_common::OpenFilter)): `open` and `openat`,
+/// where `filter` applies to them and leaves such opens out. (`openat2` keeps its flags in
+/// memory, which seccomp cannot read.)
+pub fn directory_reads_unstopped(filter: &lanner_common::OpenFilter) -> Vec<ArgCheck> {
+    if !filter.directories_left_out {
+        return Vec::new();
+    }
+    let tmpfile_only = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u32;
+    let test = ArgTest::UnlessFlags {
+        all: libc::O_DIRECTORY as u32,
+        none: libc::O_ACCMODE as u32 | libc::O_CREAT as u32 | libc::O_TRUNC as u32 | tmpfile_only,
+    };
+    filter
+        .calls
+        .iter()
+        // Only where the filter reads the flags from an argument, which seccomp sees too.
+        .filter(|call| matches!(call.id.name(), "open" | "openat"))
+        .filter_map(|call| {
+            Some(ArgCheck {
+                nr: u32::try_from(call.id.number_in(Abi::X86_64)?).ok()?,
+                arg: call.flags?,
+                test,
+            })
+        })
+        .collect()
 }
 
 /// What stops, beyond the interest set: numbers of it not stopped on x86_64, and the calls
@@ -374,6 +450,9 @@ mod tests {
                 c if c == BPF_JMP | BPF_JGE | BPF_K => {
                     pc += 1 + usize::from(if acc >= insn.k { insn.jt } else { insn.jf })
                 }
+                c if c == BPF_JMP | BPF_JSET | BPF_K => {
+                    pc += 1 + usize::from(if acc & insn.k != 0 { insn.jt } else { insn.jf })
+                }
                 c if c == BPF_RET | BPF_K => return insn.k,
                 other => panic!("unexpected instruction {other:#x}"),
             }
@@ -456,25 +535,14 @@ mod tests {
             native_unstopped: vec![32], // dup
             arg_checks: vec![
                 // dup2 onto 0..=2
-                ArgCheck {
-                    nr: 33,
-                    arg: 1,
-                    below: 3,
-                    and_equals: None,
-                },
+                ArgCheck::below(33, 1, 3),
                 // close of 0..=2 (not in the set)
-                ArgCheck {
-                    nr: 3,
-                    arg: 0,
-                    below: 3,
-                    and_equals: None,
-                },
+                ArgCheck::below(3, 0, 3),
                 // fcntl(0..=2, F_SETFD)
                 ArgCheck {
                     nr: 72,
                     arg: 0,
-                    below: 3,
-                    and_equals: Some((1, 2)),
+                    test: ArgTest::Below(3, Some((1, 2))),
                 },
             ],
         };
@@ -532,5 +600,61 @@ mod tests {
         );
         assert_eq!(run(&program, i386, 5), libc::SECCOMP_RET_ALLOW, "i386 open");
         assert_eq!(run(&program, i386, 295), trace(DATA_I386), "i386 openat");
+    }
+
+    #[test]
+    fn reads_of_directories_pass_without_a_stop_when_the_open_filter_leaves_them_out() {
+        use lanner_common::{OpenCall, OpenFilter};
+        let calls = ["open", "openat", "openat2"]
+            .iter()
+            .map(|name| OpenCall {
+                id: SyscallId::from_name(name).expect("a syscall"),
+                path: if *name == "open" { 0 } else { 1 },
+                flags: match *name {
+                    "open" => Some(1),
+                    "openat" => Some(2),
+                    _ => None,
+                },
+            })
+            .collect::<Vec<_>>();
+        let filter = OpenFilter::new(calls.clone(), Vec::new(), true);
+        assert!(directory_reads_unstopped(&filter).is_empty(), "not asked");
+        let filter = filter.leaving_out_directories(true);
+        let checks = directory_reads_unstopped(&filter);
+        assert_eq!(checks.len(), 2, "open and openat, not openat2: {checks:?}");
+        let plan = StopPlan {
+            native_unstopped: Vec::new(),
+            arg_checks: checks,
+        };
+        let program = build_planned(&set("open,openat,openat2"), &plan).expect("builds");
+        let x64 = AUDIT_ARCH_X86_64;
+        let openat = |flags: i32| run_with(&program, x64, 257, [0, 0, flags as u64, 0, 0, 0]);
+        let dir = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK;
+        assert_eq!(
+            openat(dir),
+            libc::SECCOMP_RET_ALLOW,
+            "a read of a directory"
+        );
+        assert_eq!(
+            openat(libc::O_RDONLY),
+            trace(DATA_X86_64),
+            "a read of a file"
+        );
+        assert_eq!(openat(dir | libc::O_CREAT), trace(DATA_X86_64));
+        assert_eq!(openat(dir | libc::O_TRUNC), trace(DATA_X86_64));
+        assert_eq!(openat(libc::O_TMPFILE | libc::O_RDWR), trace(DATA_X86_64));
+        assert_eq!(
+            openat(libc::O_DIRECTORY | libc::O_WRONLY),
+            trace(DATA_X86_64)
+        );
+        let open = |flags: i32| run_with(&program, x64, 2, [0, flags as u64, 0, 0, 0, 0]);
+        assert_eq!(open(dir), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(open(libc::O_RDONLY), trace(DATA_X86_64));
+        assert_eq!(run(&program, x64, 437), trace(DATA_X86_64), "openat2 stops");
+        assert_eq!(
+            run(&program, AUDIT_ARCH_I386, 295),
+            trace(DATA_I386),
+            "i386 openat"
+        );
     }
 }

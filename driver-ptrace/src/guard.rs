@@ -39,7 +39,7 @@ use lanner_common::syscalls::{Abi, AUDIT_ARCH_X86_64};
 use lanner_common::{ResultFilter, SyscallId, SyscallSet};
 use rustc_hash::FxHashSet;
 
-use crate::filter::{ArgCheck, StopPlan, DATA_X86_64};
+use crate::filter::{ArgCheck, ArgTest, StopPlan, DATA_X86_64};
 use crate::sys::{self, Wait};
 
 /// x86_64 numbers (the ABI's, fixed; checked against the syscall table by a test), as
@@ -95,12 +95,7 @@ pub fn stop_plan(
     privileges_may_drop: bool,
 ) -> (StopPlan, bool) {
     let mut plan = StopPlan::default();
-    let by_target = |nr| ArgCheck {
-        nr,
-        arg: 1,
-        below: STD_FDS,
-        and_equals: None,
-    };
+    let by_target = |nr| ArgCheck::below(nr, 1, STD_FDS);
     for (name, number) in [("dup2", nr::DUP2), ("dup3", nr::DUP3)] {
         if reported_on_std_fds_only(interest, filters, SyscallId::from_name(name)) {
             plan.arg_checks.push(by_target(number));
@@ -116,8 +111,7 @@ pub fn stop_plan(
     let first_is_std = |nr, and_equals| ArgCheck {
         nr,
         arg: 0,
-        below: STD_FDS,
-        and_equals,
+        test: ArgTest::Below(STD_FDS, and_equals),
     };
     if !stops("close") {
         plan.arg_checks.push(first_is_std(nr::CLOSE, None));

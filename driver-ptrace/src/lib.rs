@@ -213,6 +213,20 @@ impl Driver for PtraceDriver {
         filter: Option<lanner_common::OpenFilter>,
     ) -> Result<(), DriverError> {
         if self.thread.is_some() {
+            // Reads of directories let through by the seccomp filter (fixed at start) cannot
+            // be stopped again.
+            let started_without_dirs = self
+                .reporting
+                .open_filter
+                .as_ref()
+                .is_some_and(|f| f.directories_left_out);
+            if started_without_dirs && !filter.as_ref().is_some_and(|f| f.directories_left_out) {
+                return Err(DriverError::Internal(
+                    "the ptrace driver lets reads of directories through without a stop since \
+                     its start (no rule needed them then); restart the agent to see them"
+                        .to_owned(),
+                ));
+            }
             // The tracer takes it at its next exit stop.
             self.shared.open_filter.post(filter);
         } else {

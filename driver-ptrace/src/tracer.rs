@@ -222,6 +222,19 @@ impl Tracer {
             guard::std_fds_open(),
             privileges_may_drop,
         );
+        let mut plan = plan;
+        // Reads of directories the open filter leaves out need not stop at all: seccomp sees
+        // their flags.
+        if let Some(open_filter) = &reporting.open_filter {
+            plan.arg_checks.extend(
+                filter::directory_reads_unstopped(open_filter)
+                    .into_iter()
+                    .filter(|check| {
+                        SyscallId::from_abi(Abi::X86_64, u64::from(check.nr))
+                            .is_some_and(|id| stopping.contains(id))
+                    }),
+            );
+        }
         tracing::debug!(?plan, guard_on, "seccomp stop plan");
         let filter = match filter::build_planned(&stopping, &plan) {
             Ok(program) => InstallableFilter::new(program),
