@@ -9,6 +9,14 @@ use lanner_driver_ptrace::PtraceDriver;
 
 const DIRECTORIES: usize = 60;
 
+/// One traced workload at a time: two ptrace drivers in one process see each other's
+/// children in `wait(-1)`.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Runs `find` over a tree of DIRECTORIES directories under an open filter with no path rule;
 /// returns the opens of the tree reported (`find` names them relative to their parent, and
 /// such paths are kept unless reads of directories are left out; its own open of `.`, a
@@ -54,6 +62,7 @@ fn find(tree: &std::path::Path, directories_left_out: bool) -> (usize, u64) {
 
 #[test]
 fn reads_of_directories_do_not_stop_when_left_out() {
+    let _lock = serial();
     if !lanner_driver_ptrace::probe().available_for_test() {
         return;
     }
@@ -82,6 +91,7 @@ fn reads_of_directories_do_not_stop_when_left_out() {
 /// refused with a reason, one that still leaves them out is taken.
 #[test]
 fn a_reload_that_needs_directories_again_is_refused() {
+    let _lock = serial();
     if !lanner_driver_ptrace::probe().available_for_test() {
         return;
     }

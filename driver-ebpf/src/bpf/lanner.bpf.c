@@ -900,13 +900,6 @@ __noinline int open_left_out(struct scratch *s, __u32 has_flags, __u64 flags)
 		return 0;
 	__u8 access = LANNER_ACCESS_READ | LANNER_ACCESS_WRITE;
 	int creates = 1;
-	/* lanner_common::paths::opens_a_directory: read only, O_DIRECTORY, nothing created. */
-	if (open_skip_dirs && has_flags && (flags & O_DIRECTORY_BIT) &&
-	    (flags & O_ACCMODE_BITS) == 0 &&
-	    !(flags & (O_CREAT_BIT | O_TRUNC_BIT | O_TMPFILE_ONLY_BIT))) {
-		count(LANNER_CNT_OPENS_LEFT_OUT);
-		return 1;
-	}
 	if (has_flags) {
 		__u64 mode = flags & O_ACCMODE_BITS;
 		if (mode == 0)
@@ -935,6 +928,14 @@ __noinline int open_left_out(struct scratch *s, __u32 has_flags, __u64 flags)
 	return 1;
 }
 
+/* lanner_common::paths::opens_a_directory: read only, O_DIRECTORY, nothing created or
+ * truncated. */
+static __always_inline int directory_read(__u64 flags)
+{
+	return (flags & O_DIRECTORY_BIT) && (flags & O_ACCMODE_BITS) == 0 &&
+	       !(flags & (O_CREAT_BIT | O_TRUNC_BIT | O_TMPFILE_ONLY_BIT));
+}
+
 /* A syscall's exit, whichever tracepoint saw it. */
 static __always_inline int on_exit(struct pt_regs *regs, long ret)
 {
@@ -945,6 +946,13 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
 	struct lanner_plan *plan = plan_for(regs, nr, 0, ret, &abi, &op, args, &known);
 	if (!plan)
 		return 0;
+	/* A read of a directory the open filter leaves out is judged by its flags alone, before
+	 * its path is read. */
+	if (open_skip_dirs && plan->open_path && plan->open_flags && abi == LANNER_ABI_X86_64 &&
+	    directory_read(arg_at(args, plan->open_flags - 1))) {
+		count(LANNER_CNT_OPENS_LEFT_OUT);
+		return 0;
+	}
 	struct cap_walk w = {.slot = SLOT_EXIT};
 	for (int i = 0; i < 6; i++)
 		w.args[i] = args[i];
