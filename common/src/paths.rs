@@ -247,16 +247,19 @@ fn creates(flags: u64) -> bool {
     flags & libc::O_CREAT as u64 != 0
 }
 
-/// Whether an open with `flags` is a read-only open of a directory: `O_DIRECTORY`, read only,
-/// and nothing that creates or truncates (`O_CREAT`, `O_TRUNC`, `O_TMPFILE`, whose flag
-/// includes `O_DIRECTORY`'s bit). The engine names the descriptor a directory (`fd.typechar`
-/// `d`); no file is written.
+/// The open flags a read of a directory has none of: an access mode but read-only
+/// (`O_RDONLY` is 0), `O_CREAT`, `O_TRUNC`, and `O_TMPFILE`'s own bit (its flag includes
+/// `O_DIRECTORY`'s).
+pub const NOT_A_DIRECTORY_READ: u64 = libc::O_ACCMODE as u64
+    | libc::O_CREAT as u64
+    | libc::O_TRUNC as u64
+    | (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
+
+/// Whether an open with `flags` is a read-only open of a directory: `O_DIRECTORY`, and none of
+/// [`NOT_A_DIRECTORY_READ`]. The engine names the descriptor a directory (`fd.typechar` `d`);
+/// no file is written.
 pub fn opens_a_directory(flags: u64) -> bool {
-    let tmpfile_only = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
-    let changes = libc::O_CREAT as u64 | libc::O_TRUNC as u64 | tmpfile_only;
-    flags & libc::O_DIRECTORY as u64 != 0
-        && flags & libc::O_ACCMODE as u64 == libc::O_RDONLY as u64
-        && flags & changes == 0
+    flags & libc::O_DIRECTORY as u64 != 0 && flags & NOT_A_DIRECTORY_READ == 0
 }
 
 /// Whether `path` is not the absolute, normalized path a rule would see: relative, with an

@@ -250,23 +250,26 @@ impl ArgCheck {
 }
 
 /// The checks that let reads of directories through without a stop (see
-/// [`OpenFilter::directories_left_out`](lanner_common::OpenFilter)): `open` and `openat`,
-/// where `filter` applies to them and leaves such opens out. (`openat2` keeps its flags in
-/// memory, which seccomp cannot read.)
-pub fn directory_reads_unstopped(filter: &lanner_common::OpenFilter) -> Vec<ArgCheck> {
+/// [`OpenFilter::directories_left_out`](lanner_common::OpenFilter)): `open` and `openat`, where
+/// they stop (are in `stopping`) and `filter` applies to them and leaves such opens out.
+/// (`openat2` keeps its flags in memory, which seccomp cannot read.)
+pub fn directory_reads_unstopped(
+    filter: &lanner_common::OpenFilter,
+    stopping: &SyscallSet,
+) -> Vec<ArgCheck> {
     if !filter.directories_left_out {
         return Vec::new();
     }
-    let tmpfile_only = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u32;
+    // lanner_common::paths::opens_a_directory, as a filter test (the flags fit in 32 bits).
     let test = ArgTest::UnlessFlags {
         all: libc::O_DIRECTORY as u32,
-        none: libc::O_ACCMODE as u32 | libc::O_CREAT as u32 | libc::O_TRUNC as u32 | tmpfile_only,
+        none: lanner_common::paths::NOT_A_DIRECTORY_READ as u32,
     };
     filter
         .calls
         .iter()
         // Only where the filter reads the flags from an argument, which seccomp sees too.
-        .filter(|call| matches!(call.id.name(), "open" | "openat"))
+        .filter(|call| matches!(call.id.name(), "open" | "openat") && stopping.contains(call.id))
         .filter_map(|call| {
             Some(ArgCheck {
                 nr: u32::try_from(call.id.number_in(Abi::X86_64)?).ok()?,
@@ -618,15 +621,24 @@ mod tests {
             })
             .collect::<Vec<_>>();
         let filter = OpenFilter::new(calls.clone(), Vec::new(), true);
-        assert!(directory_reads_unstopped(&filter).is_empty(), "not asked");
+        let stopping = set("open,openat,openat2");
+        assert!(
+            directory_reads_unstopped(&filter, &stopping).is_empty(),
+            "not asked"
+        );
         let filter = filter.leaving_out_directories(true);
-        let checks = directory_reads_unstopped(&filter);
+        assert_eq!(
+            directory_reads_unstopped(&filter, &set("openat2,execve")),
+            Vec::new(),
+            "none where open and openat do not stop"
+        );
+        let checks = directory_reads_unstopped(&filter, &stopping);
         assert_eq!(checks.len(), 2, "open and openat, not openat2: {checks:?}");
         let plan = StopPlan {
             native_unstopped: Vec::new(),
             arg_checks: checks,
         };
-        let program = build_planned(&set("open,openat,openat2"), &plan).expect("builds");
+        let program = build_planned(&stopping, &plan).expect("builds");
         let x64 = AUDIT_ARCH_X86_64;
         let openat = |flags: i32| run_with(&program, x64, 257, [0, 0, flags as u64, 0, 0, 0]);
         let dir = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK;

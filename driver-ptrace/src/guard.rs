@@ -205,10 +205,10 @@ impl Guarded {
         }
     }
 
-    /// Whether an unguarded process needs the guard before the x86_64 call `nr` with `args`
-    /// runs ([`needs_guard`]).
-    pub fn needed_before(&self, nr: u64, args: &[u64; 6]) -> bool {
-        needs_guard(nr, args, self.privileges_may_drop)
+    /// Whether an unguarded process needs the guard before the call `nr` of `abi` with `args`
+    /// runs ([`needs_guard`]). Only x86_64 calls: the call swapped in is an x86_64 one.
+    pub fn needed_before(&self, abi: Abi, nr: u64, args: &[u64; 6]) -> bool {
+        abi == Abi::X86_64 && needs_guard(nr, args, self.privileges_may_drop)
     }
 
     /// Whether `tgid` needs no (further) guard.
@@ -365,11 +365,6 @@ fn run_swapped(tid: i32, call: &libc::user_regs_struct) -> Result<i64, Outcome> 
     }
     let regs = sys::regs(tid).map_err(gone_or)?;
     Ok(regs.rax as i64)
-}
-
-/// Whether guarding applies to a stop of this ABI (the injected call is an x86_64 one).
-pub fn applies_to(abi: Abi) -> bool {
-    abi == Abi::X86_64
 }
 
 #[cfg(test)]

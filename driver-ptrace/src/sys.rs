@@ -271,50 +271,44 @@ pub enum Wait {
     Continued(i32),
 }
 
-/// `waitpid(-1, __WALL)`: the next report from any tracee. `Ok(None)` when no tracee is left
-/// (`ECHILD`).
-pub fn wait_any() -> std::result::Result<Option<Wait>, PtraceError> {
+/// A blocking `waitpid(pid, __WALL)`, tried again when a signal interrupts it: (tid, status).
+fn wait_blocking(pid: i32) -> io::Result<(i32, i32)> {
     let mut status = 0;
     loop {
         // SAFETY: `status` is a valid out-pointer.
-        let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
-        if tid == -1 {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ECHILD) => return Ok(None),
-                _ => {
-                    return Err(PtraceError {
-                        call: "waitpid",
-                        tid: -1,
-                        source: err,
-                    })
-                }
-            }
+        let tid = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if tid != -1 {
+            return Ok((tid, status));
         }
-        return Ok(Some(decode_status(tid, status)));
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(err);
+        }
+    }
+}
+
+/// `waitpid(-1, __WALL)`: the next report from any tracee. `Ok(None)` when no tracee is left
+/// (`ECHILD`).
+pub fn wait_any() -> std::result::Result<Option<Wait>, PtraceError> {
+    match wait_blocking(-1) {
+        Ok((tid, status)) => Ok(Some(decode_status(tid, status))),
+        Err(err) if err.raw_os_error() == Some(libc::ECHILD) => Ok(None),
+        Err(source) => Err(PtraceError {
+            call: "waitpid",
+            tid: -1,
+            source,
+        }),
     }
 }
 
 /// `waitpid(tid, __WALL)`: the next report of this one tracee (the others' wait their turn).
 pub fn wait_for(tid: i32) -> std::result::Result<Wait, PtraceError> {
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid out-pointer.
-        let got = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
-        if got == -1 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(PtraceError {
-                call: "waitpid",
-                tid,
-                source: err,
-            });
-        }
-        return Ok(decode_status(got, status));
-    }
+    let (got, status) = wait_blocking(tid).map_err(|source| PtraceError {
+        call: "waitpid",
+        tid,
+        source,
+    })?;
+    Ok(decode_status(got, status))
 }
 
 /// `waitpid(-1, __WALL | WNOHANG)`: a report if one is ready. `Ok(Err(()))` when none is ready

@@ -215,25 +215,18 @@ impl Tracer {
             }
         }
         let privileges_may_drop = guard::privileges_may_drop();
-        let (plan, guard_on) = guard::stop_plan(
+        let (mut plan, guard_on) = guard::stop_plan(
             &interest,
             &mut stopping,
             &reporting.result_filters,
             guard::std_fds_open(),
             privileges_may_drop,
         );
-        let mut plan = plan;
         // Reads of directories the open filter leaves out need not stop at all: seccomp sees
         // their flags.
         if let Some(open_filter) = &reporting.open_filter {
-            plan.arg_checks.extend(
-                filter::directory_reads_unstopped(open_filter)
-                    .into_iter()
-                    .filter(|check| {
-                        SyscallId::from_abi(Abi::X86_64, u64::from(check.nr))
-                            .is_some_and(|id| stopping.contains(id))
-                    }),
-            );
+            plan.arg_checks
+                .extend(filter::directory_reads_unstopped(open_filter, &stopping));
         }
         tracing::debug!(?plan, guard_on, "seccomp stop plan");
         let filter = match filter::build_planned(&stopping, &plan) {
@@ -507,11 +500,10 @@ impl Tracer {
             }
         };
         let tgid = self.tasks.get(&tid).map_or(tid, |t| t.tgid);
-        if guard::applies_to(abi)
-            && self
-                .guarded
-                .as_ref()
-                .is_some_and(|g| !g.covers(tgid) && g.needed_before(nr, &args))
+        if self
+            .guarded
+            .as_ref()
+            .is_some_and(|g| !g.covers(tgid) && g.needed_before(abi, nr, &args))
             && self.guard(tid, tgid)
         {
             return;
