@@ -193,12 +193,6 @@ impl Assembler {
             && id_of(entry).is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, ret))
     }
 
-    /// Whether a completed call is one no rule could match.
-    fn left_out_raw(&self, call: &RawSyscall) -> bool {
-        call.id
-            .is_some_and(|id| ResultFilter::leaves_out(&self.filters, id, call.ret))
-    }
-
     /// Adds the events `record` completes to `out`.
     pub fn push(&mut self, record: Record, out: &mut Vec<Event>) {
         match record {
@@ -339,15 +333,16 @@ impl Assembler {
                             .map(|path| format!("0::{}\n", String::from_utf8_lossy(&path))),
                     })),
                 });
-                if let Some(entry) = self
+                if self
                     .pending
-                    .remove(&hdr.tid)
-                    .filter(|entry| is_exec(id_of(entry)))
+                    .get(&hdr.tid)
+                    .is_some_and(|entry| is_exec(id_of(entry)))
                 {
-                    let mut call = raw(entry, None);
-                    call.entry_only = false;
-                    if !self.left_out_raw(&call) {
-                        Self::syscall(out, hdr, call);
+                    if let Some(entry) = self.pending.remove(&hdr.tid) {
+                        // Its result: 0.
+                        if !self.left_out(&entry, 0) {
+                            Self::syscall(out, hdr, raw(entry, None));
+                        }
                     }
                 }
                 self.exec_returning.insert(hdr.tid);
