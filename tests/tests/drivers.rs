@@ -374,6 +374,15 @@ fn an_execveat_is_whole_whichever_exec_call_is_traced() {
     );
 }
 
+/// `openat` as the open filter takes it: its path and flags arguments.
+fn openat_call() -> lanner_common::OpenCall {
+    lanner_common::OpenCall {
+        id: lanner_common::SyscallId::from_name("openat").expect("openat"),
+        path: 1,
+        flags: Some(2),
+    }
+}
+
 /// The open filter leaves out the opens no rule could match by their path and access mode, the
 /// same in both drivers (the eBPF driver in the kernel, before writing a record): a read of a
 /// file no pattern names; and keeps the rest: a read the prefix names, one the suffix names,
@@ -381,7 +390,7 @@ fn an_execveat_is_whole_whichever_exec_call_is_traced() {
 /// rule would see otherwise once resolved (relative, `//`, `/./`, `..`).
 fn opens_no_rule_could_match_are_left_out() {
     use lanner_common::paths::{ACCESS_READ, ACCESS_WRITE};
-    use lanner_common::{OpenCall, OpenFilter, PathPattern, PathRule};
+    use lanner_common::{OpenFilter, PathPattern, PathRule};
     let _lock = require_driver!();
     let dir = Scratch::new("openfilter");
     for name in ["kept-1", "other", "x.secret"] {
@@ -393,13 +402,8 @@ fn opens_no_rule_could_match_are_left_out() {
          {root}/./other {root}/../{tail}/other > /dev/null && echo y > {root}/other",
         tail = dir.path().file_name().expect("a name").to_string_lossy(),
     );
-    let id = |name| lanner_common::SyscallId::from_name(name).expect("a syscall");
     let filter = OpenFilter::new(
-        vec![OpenCall {
-            id: id("openat"),
-            path: 1,
-            flags: Some(2),
-        }],
+        vec![openat_call()],
         vec![
             PathRule {
                 pattern: PathPattern::Prefix(format!("{root}/kept").into_bytes()),
@@ -472,7 +476,7 @@ fn opens_no_rule_could_match_are_left_out() {
 /// is still kept, and without that word the directory's open is kept too.
 fn directory_opens_are_left_out_when_every_rule_needs_a_file() {
     use lanner_common::paths::ACCESS_READ;
-    use lanner_common::{OpenCall, OpenFilter, PathPattern, PathRule};
+    use lanner_common::{OpenFilter, PathPattern, PathRule};
     let _lock = require_driver!();
     let dir = Scratch::new("opendirs");
     std::fs::create_dir(dir.path().join("kept-dir")).expect("a scratch directory");
@@ -480,13 +484,8 @@ fn directory_opens_are_left_out_when_every_rule_needs_a_file() {
     let root = dir.path().display().to_string();
     // ls opens the directory with O_DIRECTORY; cat opens the file.
     let script = format!("ls {root}/kept-dir > /dev/null && cat {root}/kept-file > /dev/null");
-    let id = |name| lanner_common::SyscallId::from_name(name).expect("a syscall");
     let filter = OpenFilter::new(
-        vec![OpenCall {
-            id: id("openat"),
-            path: 1,
-            flags: Some(2),
-        }],
+        vec![openat_call()],
         vec![PathRule {
             pattern: PathPattern::Prefix(format!("{root}/kept").into_bytes()),
             access: ACCESS_READ,

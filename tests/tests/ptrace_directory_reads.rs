@@ -17,13 +17,11 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs `find` over a tree of DIRECTORIES directories under an open filter with no path rule;
-/// returns the opens of the tree reported (`find` names them relative to their parent, and
-/// such paths are kept unless reads of directories are left out; its own open of `.`, a
-/// relative read of no directory, is kept either way) and the stops that produced no event.
-fn find(tree: &std::path::Path, directories_left_out: bool) -> (usize, u64) {
+/// An open filter on `openat` with no path rule (every open left out but those it must keep),
+/// leaving out reads of directories or not.
+fn openat_filter(directories_left_out: bool) -> OpenFilter {
     let openat = SyscallId::from_name("openat").expect("openat");
-    let filter = OpenFilter::new(
+    OpenFilter::new(
         vec![OpenCall {
             id: openat,
             path: 1,
@@ -32,9 +30,16 @@ fn find(tree: &std::path::Path, directories_left_out: bool) -> (usize, u64) {
         Vec::new(),
         false,
     )
-    .leaving_out_directories(directories_left_out);
+    .leaving_out_directories(directories_left_out)
+}
+
+/// Runs `find` over a tree of DIRECTORIES directories under an open filter with no path rule;
+/// returns the opens of the tree reported (`find` names them relative to their parent, and
+/// such paths are kept unless reads of directories are left out; its own open of `.`, a
+/// relative read of no directory, is kept either way) and the stops that produced no event.
+fn find(tree: &std::path::Path, directories_left_out: bool) -> (usize, u64) {
     let mut driver = PtraceDriver::new();
-    driver.set_open_filter(Some(filter));
+    driver.set_open_filter(Some(openat_filter(directories_left_out)));
     let interest = SyscallSet::parse_names("openat").expect("names");
     let root = tree.display().to_string();
     driver
@@ -95,19 +100,7 @@ fn a_reload_that_needs_directories_again_is_refused() {
     if !lanner_driver_ptrace::probe().available_for_test() {
         return;
     }
-    let openat = SyscallId::from_name("openat").expect("openat");
-    let filter = |dirs| {
-        OpenFilter::new(
-            vec![OpenCall {
-                id: openat,
-                path: 1,
-                flags: Some(2),
-            }],
-            Vec::new(),
-            false,
-        )
-        .leaving_out_directories(dirs)
-    };
+    let filter = openat_filter;
     let mut driver = PtraceDriver::new();
     driver.set_open_filter(Some(filter(true)));
     let interest = SyscallSet::parse_names("openat").expect("names");
