@@ -109,6 +109,22 @@ fn exec_filename(entry: &SysHalf) -> Option<Vec<u8>> {
         })
 }
 
+/// A successful execve whose filename could not be read at entry (a page of the caller's not
+/// resident, which a non-faulting read cannot bring in) gets the kernel's own copy of it: the
+/// very string the call was given. (An execveat's copy is "/dev/fd/<n>/..." for a path relative
+/// to a descriptor, not its argument, so it is left as read.)
+fn mend_exec_filename(entry: &mut SysHalf, asked: Option<&[u8]>) {
+    let Some(asked) = asked else { return };
+    if id_of(entry) != Some(ids::EXECVE) {
+        return;
+    }
+    for (i, captured) in &mut entry.captures {
+        if *i == 0 && matches!(captured, Captured::Unreadable { .. }) {
+            *captured = Captured::Bytes(asked.to_vec());
+        }
+    }
+}
+
 fn proc_exe(pid: u32) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
     std::fs::read_link(format!("/proc/{pid}/exe"))
@@ -284,6 +300,7 @@ impl Assembler {
                 args,
                 creds,
                 cgroup,
+                filename: asked,
             } => {
                 if self.root_before_exec == Some(hdr.pid) {
                     self.root_before_exec = None;
@@ -308,10 +325,14 @@ impl Assembler {
                     self.leaders_gone.remove(&hdr.pid);
                 }
                 let exe = exe.or_else(|| proc_exe(hdr.pid));
+                if let Some(entry) = self.pending.get_mut(&hdr.tid) {
+                    mend_exec_filename(entry, asked.as_deref());
+                }
                 let filename = self
                     .pending
                     .get(&hdr.tid)
                     .and_then(exec_filename)
+                    .or_else(|| asked.clone())
                     .or_else(|| exe.clone())
                     .unwrap_or_default();
                 let argv = args

@@ -105,6 +105,8 @@ pub enum Record {
         cgroup: Option<Vec<u8>>,
         /// The new argv, NUL-separated.
         args: Vec<u8>,
+        /// The name the exec was asked for, from the kernel's copy, when it could be read.
+        filename: Option<Vec<u8>>,
     },
     /// A task ended.
     TaskExit {
@@ -242,7 +244,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
         }
         REC_EXEC => {
             let exec: lanner_exec = read(data, 0, "exec")?;
-            // Three byte strings follow, each padded to 8.
+            // Four byte strings follow, each padded to 8.
             let mut off = std::mem::size_of::<lanner_exec>();
             let mut next = |len: u32, what: &'static str| {
                 let len = len as usize;
@@ -256,6 +258,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
             let exe = next(exec.exe_len, "exec path")?;
             let args = next(exec.args_len, "exec argv")?;
             let cgroup = next(exec.cgroup_len, "exec cgroup")?;
+            let filename = next(exec.filename_len, "exec filename")?;
             Ok(Record::Exec {
                 hdr: header(&exec.hdr),
                 former_tid: exec.former_tid,
@@ -267,6 +270,7 @@ pub fn parse(data: &[u8]) -> Result<Record, Malformed> {
                     caps: exec.caps,
                 },
                 cgroup: (!cgroup.is_empty()).then(|| cgroup.to_vec()),
+                filename: (!filename.is_empty()).then(|| filename.to_vec()),
             })
         }
         REC_TASK_EXIT => {
@@ -328,6 +332,7 @@ mod tests {
             offset_of!(lanner_exec, args_len),
             offset_of!(lanner_exec, caps),
             offset_of!(lanner_exec, cgroup_len),
+            offset_of!(lanner_exec, filename_len),
             size_of::<lanner_task_exit>(),
             offset_of!(lanner_task_exit, group_dead),
         ]

@@ -71,6 +71,9 @@ struct file {
 
 struct linux_binprm {
 	struct file *file;
+	/* The kernel's copy of the name the exec was asked for ("/dev/fd/<n>/..." for an
+	 * execveat relative to a descriptor). */
+	const char *filename;
 } __core;
 
 /* Ids and capabilities. Only the capability fields' addresses are taken, never a member of
@@ -121,8 +124,14 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 } __core;
 
+/* A task's root and working directory (a chroot changes `root`). */
+struct fs_struct {
+	struct path root;
+} __core;
+
 struct task_struct {
 	struct thread_info thread_info;
+	struct fs_struct *fs;
 	struct css_set *cgroups;
 	const struct cred *cred;
 	int pid;

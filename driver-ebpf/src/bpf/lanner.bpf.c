@@ -62,6 +62,7 @@ const volatile __u32 lanner_layout[] = {
 	__builtin_offsetof(struct lanner_exec, args_len),
 	__builtin_offsetof(struct lanner_exec, caps),
 	__builtin_offsetof(struct lanner_exec, cgroup_len),
+	__builtin_offsetof(struct lanner_exec, filename_len),
 	sizeof(struct lanner_task_exit),
 	__builtin_offsetof(struct lanner_task_exit, group_dead),
 };
@@ -463,7 +464,12 @@ static __always_inline __u64 *known_word(struct lanner_known *known, __s64 fd, _
 	if (fd < 0 || fd >= LANNER_KNOWN_FDS)
 		return 0;
 	*bit = 1ULL << (fd & 63);
-	return &known->bits[(fd >> 6) & (LANNER_KNOWN_FDS / 64 - 1)];
+	/* The word's index masked in asm, like rec_off: the compiler drops a mask the check above
+	 * makes redundant, and older verifiers (6.1's) lose that check's bound on the copy of fd
+	 * they see shifted. */
+	__u64 word = (__u64)fd >> 6;
+	asm volatile("%[w] &= %[mask]" : [w] "+r"(word) : [mask] "i"(LANNER_KNOWN_FDS / 64 - 1));
+	return &known->bits[word];
 }
 
 static __always_inline void mark_fd(struct lanner_known *known, __s64 fd)
@@ -834,10 +840,22 @@ __noinline int needs_resolving(struct scratch *s, __u32 data, __u32 len)
 	return 0;
 }
 
+/* `s` (the exit slot's area) again, as the map value it is. A global function's pointer
+ * argument is plain memory to the verifier, which older kernels (6.1, Debian 12's and Amazon
+ * Linux 2023's, among them) refuse as a map key; a map value they take. An array lookup is
+ * inlined: a few instructions. */
+static __always_inline struct scratch *key_area(struct scratch *s)
+{
+	if (!s)
+		return 0;
+	return scratch_area(SLOT_EXIT);
+}
+
 /* The access modes the longest stored prefix of the path allows. A global function, like
  * needs_resolving, for its loop. */
 __noinline int prefix_access(struct scratch *s, __u32 data, __u32 len)
 {
+	s = key_area(s);
 	if (!s)
 		return 0;
 	if (open_heads_on) {
@@ -870,6 +888,7 @@ __noinline int prefix_access(struct scratch *s, __u32 data, __u32 len)
 /* The same for the longest stored suffix: the trie holds suffixes reversed. */
 __noinline int suffix_access(struct scratch *s, __u32 data, __u32 len)
 {
+	s = key_area(s);
 	if (!s)
 		return 0;
 	struct lanner_suffix_key *key = &s->suffix_key;
@@ -1127,6 +1146,11 @@ struct path_walk {
 	struct mount *m;
 	struct vfsmount *vm;
 	__u64 mnt_off;
+	/* Where the walk ends: the task's root, as d_path() has it, so that a chrooted task's
+	 * paths are the ones it sees (and the ones /proc/<pid>/exe shows a reader in the same
+	 * root); NULL walks up to the mount namespace's root. */
+	struct dentry *root_d;
+	struct vfsmount *root_vm;
 	__s32 result; /* 0: walking, 1: done, -1: cannot tell */
 };
 
@@ -1172,6 +1196,11 @@ static long path_step(__u64 index, void *data)
 	struct dentry *d = w->d;
 	struct vfsmount *vm = w->vm;
 	struct mount *m = w->m;
+	if (d == w->root_d && vm == w->root_vm) {
+		path_at_root(s);
+		w->result = 1;
+		return 1;
+	}
 	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	if (d == root || d == parent) {
@@ -1200,11 +1229,14 @@ static long path_step(__u64 index, void *data)
 	return 0;
 }
 
-/* The path of `file` into s->path, ending at PATH_END; returns where it starts, or 0 when it
- * cannot be told (too deep, too long, not reachable from the root). */
-static __always_inline __u32 file_path(struct scratch *s, struct file *file)
+/* The path of `file` as `task` sees it, into s->path, ending at PATH_END; returns where it
+ * starts, or 0 when it cannot be told (too deep, too long, not reachable from the root). */
+static __always_inline __u32 file_path(struct scratch *s, struct file *file,
+				       struct task_struct *task)
 {
 	struct path_walk w = {};
+	w.root_d = BPF_CORE_READ(task, fs, root.dentry);
+	w.root_vm = BPF_CORE_READ(task, fs, root.mnt);
 	w.d = BPF_CORE_READ(file, f_path.dentry);
 	w.vm = BPF_CORE_READ(file, f_path.mnt);
 	w.mnt_off = bpf_core_field_offset(struct mount, mnt);
@@ -1312,7 +1344,7 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 	bpf_core_read(&r->caps[1], 8, &cred->cap_permitted);
 	bpf_core_read(&r->caps[2], 8, &cred->cap_inheritable);
 	__u32 off = sizeof(*r);
-	__u32 pos = file_path(s, BPF_CORE_READ(bprm, file));
+	__u32 pos = file_path(s, BPF_CORE_READ(bprm, file), task);
 	if (pos) {
 		__u32 len = (PATH_END - pos) & (PATH_END - 1);
 		bpf_probe_read_kernel(&s->rec[rec_off(off)], len, &s->path[pos & (PATH_END - 1)]);
@@ -1334,13 +1366,22 @@ int BPF_PROG(lanner_exec, struct task_struct *task, int old_pid, struct linux_bi
 	/* The cgroup, here where it is exact: a process that ends at once is gone before the
 	 * agent could read /proc, and its container with it. */
 	r->cgroup_len = 0;
-	r->pad = 0;
 	pos = cgroup_path(s, task);
 	if (pos) {
 		__u32 len = (PATH_END - pos) & (PATH_END - 1);
 		bpf_probe_read_kernel(&s->rec[rec_off(off)], len, &s->path[pos & (PATH_END - 1)]);
 		r->cgroup_len = len;
 		off += PAD8(len);
+	}
+	/* The name the exec was asked for, from the kernel's own copy: the entry's read of the
+	 * caller's string fails where its page was not resident (a vfork child's first touch of
+	 * its parent's memory, say), and the caller's memory is gone now. */
+	r->filename_len = 0;
+	long named = bpf_probe_read_kernel_str(&s->rec[rec_off(off)], PATH_END,
+					       BPF_CORE_READ(bprm, filename));
+	if (named > 1) {
+		r->filename_len = named - 1;
+		off += PAD8(named - 1);
 	}
 	r->hdr.size = off;
 	submit(s->rec, off);

@@ -157,7 +157,7 @@ struct lanner_exec {
 	__u32 gids[4];
 	__u64 caps[3];   /* effective, permitted, inheritable */
 	__u32 cgroup_len; /* 0: unknown (too deep or too long) */
-	__u32 pad;
+	__u32 filename_len; /* the name asked for (bprm->filename); 0: unknown */
 };
 
 struct lanner_task_exit {
