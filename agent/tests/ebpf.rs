@@ -6,6 +6,7 @@
 mod common;
 
 use common::LANNER;
+use lanner_common::driver::test_time;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -52,9 +53,9 @@ fn loaded_programs() -> Vec<u32> {
         .collect()
 }
 
-/// Waits until `pred` holds, or `timeout`.
+/// Waits until `pred` holds, or `timeout` (stretched: `test_time`).
 fn eventually(timeout: Duration, pred: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + test_time(timeout);
     while Instant::now() < deadline {
         if pred() {
             return true;
@@ -127,10 +128,14 @@ fn system_capture_sees_other_processes_and_ends_on_sigint_touching_nothing() {
     let stderr = drain(agent.stderr.take().expect("stderr"));
     let stdout = drain(agent.stdout.take().expect("stdout"));
     // A bystander that must survive the agent's end.
-    let mut bystander = Command::new("sleep").arg("20").spawn().expect("sleep");
+    // (It must outlive the test, however long that is stretched.)
+    let mut bystander = Command::new("sleep")
+        .arg(test_time(Duration::from_secs(20)).as_secs().to_string())
+        .spawn()
+        .expect("sleep");
     // Repeat the trigger until the agent (which needs a moment to load) has seen it.
     let mut trigger_runs = 0;
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + test_time(Duration::from_secs(5));
     while Instant::now() < deadline {
         let status = Command::new("sh")
             .args(["-c", "cat /etc/shadow > /dev/null"])
@@ -145,7 +150,7 @@ fn system_capture_sees_other_processes_and_ends_on_sigint_touching_nothing() {
     let started = Instant::now();
     let status = agent.wait().expect("agent ends");
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < test_time(Duration::from_secs(5)),
         "SIGINT ended the agent promptly"
     );
     assert!(status.success(), "{status:?}");
@@ -229,7 +234,7 @@ fn system_capture_leaves_closes_out() {
     // Until the agent (which needs a moment to load) has seen a cat: then a few more.
     let seen_cat =
         || std::fs::read_to_string(&events).is_ok_and(|text| text.contains(r#""argv":["cat","#));
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + test_time(Duration::from_secs(5));
     while !seen_cat() && Instant::now() < deadline {
         let status = Command::new("cat")
             .arg("/etc/hostname")
@@ -349,9 +354,12 @@ fn a_workload_ending_with_records_still_buffered_loses_nothing() {
         // An exec chain cut off by its deadline. (A faster stream, such as open/close pairs,
         // outruns a debug build's engine and loses events to a full buffer, by design.)
         let workload = "execl";
+        let seconds = test_time(Duration::from_millis(300))
+            .as_secs_f64()
+            .to_string();
         let out = Command::new(LANNER)
             .args(["run", "--driver", "ebpf", "--alerts-out", "/dev/null", "--"])
-            .args([LANNER, "bench-workload", workload, "--seconds", "0.3"])
+            .args([LANNER, "bench-workload", workload, "--seconds", &seconds])
             .env("LANNER_LOG", "info")
             .output()
             .expect("lanner runs");
@@ -362,8 +370,9 @@ fn a_workload_ending_with_records_still_buffered_loses_nothing() {
             .next()
             .and_then(|count| count.parse().ok())
             .expect("the workload prints its count");
+        // A chain, however slow the machine (an emulated one execs a few times a second).
         assert!(
-            iterations > 10,
+            iterations >= 3,
             "run {run}: only {iterations} iterations of {workload}"
         );
         assert!(

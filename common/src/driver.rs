@@ -214,6 +214,21 @@ pub struct Feature {
 /// there (a program the verifier now refuses, say) fails the tests instead of skipping them.
 pub const TEST_REQUIRE_ENV: &str = "LANNER_TEST_REQUIRE";
 
+/// The environment variable by which tests stretch their time budgets (a factor, 1 when unset):
+/// `cargo xtask kernel-test` sets it for a guest kernel that runs under emulation, where the
+/// agent takes seconds to load and a workload makes a tenth of its progress.
+pub const TEST_TIME_SCALE_ENV: &str = "LANNER_TEST_TIME_SCALE";
+
+/// For tests: `budget` stretched by [`TEST_TIME_SCALE_ENV`].
+pub fn test_time(budget: std::time::Duration) -> std::time::Duration {
+    let scale = std::env::var(TEST_TIME_SCALE_ENV)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 1.0)
+        .unwrap_or(1.0);
+    budget.mul_f64(scale)
+}
+
 impl ProbeReport {
     /// For tests: whether the driver can run here. When it cannot, prints why (the test then
     /// skips), or panics if [`TEST_REQUIRE_ENV`] names the driver.

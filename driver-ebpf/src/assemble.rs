@@ -404,3 +404,60 @@ impl Assembler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec_entry(nr: u64, captures: Vec<(u8, Captured)>) -> SysHalf {
+        SysHalf {
+            hdr: Header {
+                ts: 1,
+                pid: 7,
+                tid: 7,
+            },
+            abi: Abi::X86_64,
+            nr,
+            op: 0,
+            ret: 0,
+            args: [0x1000, 0x2000, 0x3000, 0, 0, 0],
+            entry_only: false,
+            stale_fds: 0,
+            captures,
+        }
+    }
+
+    const UNREADABLE: Captured = Captured::Unreadable {
+        addr: 0x1000,
+        errno: libc::EFAULT,
+    };
+
+    #[test]
+    fn an_execve_filename_unreadable_at_entry_is_the_kernels_copy() {
+        let mut entry = exec_entry(59, vec![(0, UNREADABLE), (1, UNREADABLE)]);
+        mend_exec_filename(&mut entry, Some(b"/bin/true"));
+        assert_eq!(
+            entry.captures[0],
+            (0, Captured::Bytes(b"/bin/true".to_vec()))
+        );
+        // Only the filename: argv is another argument.
+        assert_eq!(entry.captures[1], (1, UNREADABLE));
+        assert_eq!(exec_filename(&entry), Some(b"/bin/true".to_vec()));
+    }
+
+    #[test]
+    fn what_was_read_and_execveat_paths_are_left_as_they_are() {
+        let read = Captured::Bytes(b"/usr/bin/env".to_vec());
+        let mut entry = exec_entry(59, vec![(0, read.clone())]);
+        mend_exec_filename(&mut entry, Some(b"/bin/true"));
+        assert_eq!(entry.captures[0], (0, read));
+        // execveat's path is relative to a descriptor; the kernel's copy is not the argument.
+        let mut entry = exec_entry(322, vec![(1, UNREADABLE)]);
+        mend_exec_filename(&mut entry, Some(b"/dev/fd/3/true"));
+        assert_eq!(entry.captures[0], (1, UNREADABLE));
+        // No copy: nothing to mend with.
+        let mut entry = exec_entry(59, vec![(0, UNREADABLE)]);
+        mend_exec_filename(&mut entry, None);
+        assert_eq!(entry.captures[0], (0, UNREADABLE));
+    }
+}

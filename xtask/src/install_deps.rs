@@ -4,6 +4,8 @@
 //! - `linux-libc-dev`: the uapi headers the syscall tables are generated from.
 //! - `clang-19`, `libelf-dev`, `zlib1g-dev`, `pkg-config`, `make`: the eBPF driver's build
 //!   (kernel-side C compiled by clang, libbpf built from source by libbpf-sys).
+//! - `qemu-system-x86`, `busybox-static`, `xz-utils`: `cargo xtask kernel-test` boots another
+//!   kernel (Debian's own package, fetched with apt-get download) with a busybox initramfs.
 //! - rustup components `rustfmt` and `clippy`: the lint gates.
 
 use std::path::Path;
@@ -22,6 +24,9 @@ pub const APT_PACKAGES: &[&str] = &[
     "zlib1g-dev",
     "pkg-config",
     "make",
+    "qemu-system-x86",
+    "busybox-static",
+    "xz-utils",
 ];
 
 fn installed(package: &str) -> bool {

@@ -12,6 +12,7 @@ mod dist;
 mod driver_bench;
 mod gen_syscalls;
 mod install_deps;
+mod kernel_test;
 mod run_cmd;
 mod test;
 
@@ -44,6 +45,8 @@ enum Command {
     Demo,
     /// Build the static ptrace-only lanner into dist/, check it is static, run a workload under it.
     Dist(dist::Args),
+    /// Run the integration tests on another kernel (Debian 12's 6.1 by default), under qemu.
+    KernelTest(kernel_test::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn run() -> Result<()> {
         Command::Test | Command::Ci => test::run_all(&root),
         Command::Demo => demo::run_demo(&root),
         Command::Dist(args) => dist::run_dist(&root, args),
+        Command::KernelTest(args) => kernel_test::run_kernel_test(&root, args),
         Command::Bench => bench::run_bench(&root),
         Command::BenchDriver { rounds } => driver_bench::run_driver_bench(&root, *rounds),
     }
