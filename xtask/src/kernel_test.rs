@@ -74,7 +74,7 @@ pub fn run_kernel_test(root: &Path, args: &Args) -> Result<()> {
     let script = kernel.dir.join("run.sh");
     std::fs::write(&script, guest_script(&binaries, &args.test_args))
         .with_context(|| format!("writing {}", script.display()))?;
-    boot(&kernel, &initrd, &script)
+    boot(root, &kernel, &initrd, &script)
 }
 
 /// A kernel unpacked from its package.
@@ -267,7 +267,9 @@ fn module_depends(object: &Path) -> Result<Vec<String>> {
 }
 
 /// The guest's init: load the 9p modules, mount the host's root, chroot into it and run the
-/// script named on the kernel command line, then print its status and power off.
+/// script named on the kernel command line, then print its status and power off. The guest's
+/// own /tmp, /run and /dev/shm are fresh (the host's root is read-only); the project is
+/// mounted again on top of them.
 fn init_script(modules: &[(String, PathBuf)]) -> String {
     let names: Vec<&str> = modules.iter().map(|(name, _)| name.as_str()).collect();
     format!(
@@ -290,6 +292,10 @@ $B mount -t securityfs securityfs sys/kernel/security
 $B mount -t bpf bpf sys/fs/bpf
 $B mount -t cgroup2 cgroup2 sys/fs/cgroup
 $B ip link set lo up
+# The project again, on top: wherever it lives (under /tmp, say) it is not hidden.
+project=$($B sed -n 's/.*lanner_project=\([^ ]*\).*/\1/p' /proc/cmdline)
+$B mkdir -p "/host$project"
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 project "/host$project" || echo "lanner-kernel-test: project mount failed"
 script=$($B sed -n 's/.*lanner_script=\([^ ]*\).*/\1/p' /proc/cmdline)
 $B chroot /host /bin/sh "$script"
 echo "{EXIT_MARKER}$?"
@@ -441,11 +447,23 @@ fn guest_script(binaries: &[TestBinary], test_args: &[String]) -> String {
 }
 
 /// Boots the guest, shows what it prints, and returns its tests' verdict.
-fn boot(kernel: &Kernel, initrd: &Path, script: &Path) -> Result<()> {
+fn boot(root: &Path, kernel: &Kernel, initrd: &Path, script: &Path) -> Result<()> {
     let started = Instant::now();
+    // Both go on the kernel's command line, which splits at spaces.
+    if root.to_string_lossy().contains(char::is_whitespace) {
+        bail!(
+            "the project's path has a space, which a kernel command line cannot carry: {}",
+            root.display()
+        );
+    }
     let append = format!(
-        "console=ttyS0 quiet panic=-1 lanner_script={}",
+        "console=ttyS0 quiet panic=-1 lanner_project={} lanner_script={}",
+        root.display(),
         script.display()
+    );
+    let project = format!(
+        "local,path={},mount_tag=project,security_model=none,readonly=on,multidevs=remap",
+        root.display()
     );
     let mut child = Command::new("qemu-system-x86_64")
         .args([
@@ -465,6 +483,8 @@ fn boot(kernel: &Kernel, initrd: &Path, script: &Path) -> Result<()> {
         .args([
             "-virtfs",
             "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs",
+            &project,
             "-append",
             &append,
         ])
