@@ -24,6 +24,11 @@ use crate::run_cmd::{run, section};
 /// The kernel tested by default: Debian 12's, the 6.1 series that Amazon Linux 2023 runs too.
 pub const DEFAULT_KERNEL: &str = "linux-image-amd64";
 
+/// The kernels `cargo xtask test` boots: Debian 12's 6.1, and the newest 6.12 Debian builds for
+/// it (Debian 13's series, which Amazon Linux 2023 offers too). Each found what the host's
+/// kernel let pass.
+pub const TESTED_KERNELS: &[&str] = &[DEFAULT_KERNEL, "6.12"];
+
 /// What the guest's init prints last, with the test script's exit status.
 const EXIT_MARKER: &str = "lanner-kernel-test: exit ";
 
@@ -39,8 +44,9 @@ const WANTED_MODULES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p"];
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The Debian kernel package to boot (a metapackage such as linux-image-amd64 is resolved
-    /// to the image it depends on).
+    /// The Debian kernel package to boot: a package name (a metapackage such as
+    /// linux-image-amd64 is resolved to the image it depends on), or a series such as 6.12 for
+    /// the newest amd64 image of it in the archive.
     #[arg(long, default_value = DEFAULT_KERNEL)]
     pub kernel: String,
     /// Only the test binaries with these names (default: every integration test of
@@ -87,8 +93,12 @@ struct Kernel {
     release: String,
 }
 
-/// The image package `name` stands for: itself, or the image a metapackage depends on.
+/// The image package `name` stands for: the newest of a series ("6.12"), the image a
+/// metapackage depends on, or itself.
 fn image_package(name: &str) -> Result<String> {
+    if name.split('.').all(|part| part.parse::<u32>().is_ok()) {
+        return newest_of_series(name);
+    }
     let out = Command::new("apt-cache")
         .args(["depends", name])
         .output()
@@ -106,6 +116,32 @@ fn image_package(name: &str) -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ),
     }
+}
+
+/// The newest generic amd64 image of kernel series `series` in the archive.
+fn newest_of_series(series: &str) -> Result<String> {
+    let pattern = format!("^linux-image-{}[.-]", series.replace('.', "\\."));
+    let out = Command::new("apt-cache")
+        .args(["search", "--names-only", &pattern])
+        .output()
+        .context("starting apt-cache (the kernel comes from Debian's archive)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let names = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| name.ends_with("-amd64") || name.ends_with("-amd64-unsigned"))
+        .filter(|name| !name.contains("-cloud-") && !name.contains("-rt-"));
+    names
+        .max_by_key(|name| version_key(name))
+        .map(str::to_string)
+        .with_context(|| format!("the archive has no amd64 image of kernel {series}"))
+}
+
+/// The numbers in a package name, in order, for comparing versions.
+fn version_key(name: &str) -> Vec<u64> {
+    name.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|digits| digits.parse().ok())
+        .collect()
 }
 
 /// Downloads and unpacks `package` under `kernels` once; later runs reuse it.
@@ -566,6 +602,18 @@ fn strip_terminal_codes(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_resolves_by_the_numbers_in_package_names() {
+        let newest = [
+            "linux-image-6.12.9+deb12-amd64-unsigned",
+            "linux-image-6.12.117+deb12-amd64-unsigned",
+            "linux-image-6.12.74+deb12-amd64-unsigned",
+        ]
+        .into_iter()
+        .max_by_key(|name| version_key(name));
+        assert_eq!(newest, Some("linux-image-6.12.117+deb12-amd64-unsigned"));
+    }
 
     #[test]
     fn terminal_codes_are_stripped_and_text_kept() {

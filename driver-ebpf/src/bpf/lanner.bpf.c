@@ -1167,7 +1167,11 @@ static __always_inline int path_prepend(struct scratch *s, const void *name, __u
 	if (pos > PATH_END || pos < len + 2)
 		return 0;
 	pos -= len;
-	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], len, name);
+	/* The size bounded again, in asm, on the register the call takes: 6.12's verifier loses
+	 * the unsigned bound of `len` through the comparison above. */
+	__u64 size = len;
+	asm volatile("%[size] &= 255" : [size] "+r"(size));
+	bpf_probe_read_kernel(&s->path[pos & (PATH_END - 1)], size, name);
 	pos -= 1;
 	s->path[pos & (PATH_END - 1)] = '/';
 	s->ppos = pos;
