@@ -145,12 +145,16 @@ pub enum DriverChoice {
 /// How the eBPF driver attaches its syscall programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EbpfMode {
-    /// raw where the kernel runs 32-bit syscalls, per-syscall where it cannot.
+    /// raw where the kernel runs 32-bit syscalls; where it cannot, fentry where the kernel
+    /// accepts trampolines, else per-syscall.
     Auto,
     /// BTF raw tracepoints: sees every ABI; every syscall pays a lookup.
     Raw,
     /// One tracepoint per traced syscall: untraced syscalls pay nothing; blind to 32-bit calls.
     PerSyscall,
+    /// Trampolines on the traced syscalls' functions: untraced syscalls pay nothing, traced
+    /// ones less than a tracepoint; blind to 32-bit calls; refused by locked-down kernels.
+    Fentry,
 }
 
 /// How alerts are written.

@@ -39,6 +39,7 @@ fn ebpf_driver(settings: EbpfSettings, calls: &Reporting) -> Result<Box<dyn Driv
         EbpfMode::Auto => None,
         EbpfMode::Raw => Some(AttachMode::Raw),
         EbpfMode::PerSyscall => Some(AttachMode::PerSyscall),
+        EbpfMode::Fentry => Some(AttachMode::Fentry),
     };
     if settings.floor {
         tracing::warn!(

@@ -17,6 +17,7 @@
 //! ptrace driver produces (`RawSyscall::decode` is shared by both).
 
 mod assemble;
+mod fentry;
 mod open_filter;
 mod plan;
 mod probe;
@@ -49,6 +50,10 @@ pub enum AttachMode {
     /// `syscalls:sys_enter_<name>`/`sys_exit_<name>` for just the interest set: untraced
     /// syscalls run nothing, but 32-bit syscalls are not seen.
     PerSyscall,
+    /// Trampoline programs (fentry/fexit) on the interest set's `__x64_sys_*` functions:
+    /// untraced syscalls run nothing and traced ones skip the tracepoints' record building;
+    /// 32-bit syscalls are not seen. Kernels that refuse trampolines (lockdown) cannot run it.
+    Fentry,
 }
 
 impl AttachMode {
@@ -57,14 +62,23 @@ impl AttachMode {
         match self {
             AttachMode::Raw => "raw",
             AttachMode::PerSyscall => "per-syscall",
+            AttachMode::Fentry => "fentry",
         }
     }
 
-    /// What `auto` picks here: raw wherever the kernel runs 32-bit syscalls (per-syscall would
-    /// be blind to them), per-syscall where it cannot.
+    /// Whether the mode is blind to 32-bit (`int 0x80`) syscalls.
+    pub fn blind_to_32_bit(self) -> bool {
+        self != AttachMode::Raw
+    }
+
+    /// What `auto` picks here: raw wherever the kernel runs 32-bit syscalls (the others would
+    /// be blind to them); where it cannot, fentry if the kernel accepts trampolines, else
+    /// per-syscall.
     pub fn auto() -> AttachMode {
         if probe::has_ia32_emulation() {
             AttachMode::Raw
+        } else if probe::fentry_accepted() {
+            AttachMode::Fentry
         } else {
             AttachMode::PerSyscall
         }
@@ -205,10 +219,11 @@ impl Driver for EbpfDriver {
         let (spent_tx, spent_rx) = crossbeam_channel::bounded(64);
         let (started_tx, started_rx) = crossbeam_channel::bounded(1);
         let mode = self.options.mode.unwrap_or_else(AttachMode::auto);
-        if mode == AttachMode::PerSyscall && probe::has_ia32_emulation() {
+        if mode.blind_to_32_bit() && probe::has_ia32_emulation() {
             tracing::warn!(
-                "eBPF per-syscall mode: this kernel runs 32-bit (int 0x80) syscalls, which \
-                 this mode does not see; the raw mode does"
+                "eBPF {} mode: this kernel runs 32-bit (int 0x80) syscalls, which this mode \
+                 does not see; the raw mode does",
+                mode.name()
             );
         }
         tracing::info!("eBPF attach mode: {}", mode.name());

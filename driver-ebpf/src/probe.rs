@@ -29,10 +29,22 @@ fn load_programs() -> Result<(), String> {
     let mut open = LannerSkelBuilder::default()
         .open(&mut object)
         .map_err(|e| reason(session::load_error("opening the programs", e)))?;
+    // Trampoline programs are probed apart (a kernel that refuses them runs the other modes).
     open.progs.lanner_fentry_probe.set_autoload(false);
+    open.progs.lanner_fentry_body.set_autoload(false);
+    open.progs.lanner_fexit_body.set_autoload(false);
     open.load()
         .map_err(|e| reason(session::load_error("loading the programs", e)))?;
     Ok(())
+}
+
+/// Whether the kernel accepts trampoline programs, probed once per process (or learned from
+/// a full probe).
+static FENTRY: OnceLock<bool> = OnceLock::new();
+
+/// Whether the fentry attach mode can run here.
+pub fn fentry_accepted() -> bool {
+    *FENTRY.get_or_init(|| fentry_allowed().is_ok())
 }
 
 /// Whether the kernel accepts a trampoline (fentry) program on a syscall function: loads the
@@ -107,6 +119,7 @@ fn run_probe() -> ProbeReport {
     }
     let ia32 = has_ia32_emulation();
     let fentry = fentry_allowed();
+    let _ = FENTRY.set(fentry.is_ok());
     ProbeReport {
         driver: "ebpf",
         available: true,
@@ -133,8 +146,8 @@ fn run_probe() -> ProbeReport {
                 name: "fentry",
                 present: fentry.is_ok(),
                 note: match &fentry {
-                    Ok(()) => "trampoline programs on syscall functions are accepted (no attach \
-                               mode uses them yet)"
+                    Ok(()) => "trampoline programs on syscall functions are accepted: the \
+                               fentry attach mode can run; blind to 32-bit syscalls"
                         .into(),
                     Err(why) => format!("trampoline programs are refused: {why}"),
                 },
@@ -146,6 +159,8 @@ fn run_probe() -> ProbeReport {
                     "the kernel runs int 0x80 syscalls: auto picks the raw mode, which judges \
                      them by the i386 table"
                         .into()
+                } else if fentry.is_ok() {
+                    "the kernel has no 32-bit syscall entry: auto picks the fentry mode".into()
                 } else {
                     "the kernel has no 32-bit syscall entry: auto picks the per-syscall mode".into()
                 },

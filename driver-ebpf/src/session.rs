@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,12 +16,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use lanner_common::driver::{Command, Target};
 use lanner_common::event::{DropEvent, Event, EventKind, ExitStatus};
-use lanner_common::syscalls::Abi;
+use lanner_common::syscalls::{Abi, SyscallId};
 use lanner_common::{DriverError, OpenFilter, SyscallSet};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, RingBufferBuilder, TracepointCategory};
 
 use crate::assemble::Assembler;
+use crate::fentry::{self, KernelBtf, Side, Stub};
 use crate::records;
 use crate::skel::{LannerSkel, LannerSkelBuilder};
 use crate::{plan, tracefs, AttachMode, Options};
@@ -108,6 +110,7 @@ fn gettid() -> u32 {
 fn load<'obj>(
     object: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
     setup: &Setup,
+    fentry_targets: Option<&FentryTargets>,
 ) -> Result<LannerSkel<'obj>, DriverError> {
     libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, collect_libbpf_log)));
     let open = LannerSkelBuilder::default()
@@ -120,10 +123,19 @@ fn load<'obj>(
     // Only the attach mode's syscall programs: each pair costs the verifier about as much as
     // all the others together (half of the driver's start-up).
     let raw = setup.mode == AttachMode::Raw;
+    // The fentry mode falls back on tracepoints for syscalls without a function in BTF.
+    let tracepoints = match setup.mode {
+        AttachMode::Raw => false,
+        AttachMode::PerSyscall => true,
+        AttachMode::Fentry => fentry_targets.is_some_and(FentryTargets::needs_tracepoints),
+    };
+    let trampolines = setup.mode == AttachMode::Fentry;
     open.progs.lanner_sys_enter.set_autoload(raw);
     open.progs.lanner_sys_exit.set_autoload(raw);
-    open.progs.lanner_tp_enter.set_autoload(!raw);
-    open.progs.lanner_tp_exit.set_autoload(!raw);
+    open.progs.lanner_tp_enter.set_autoload(tracepoints);
+    open.progs.lanner_tp_exit.set_autoload(tracepoints);
+    open.progs.lanner_fentry_body.set_autoload(trampolines);
+    open.progs.lanner_fexit_body.set_autoload(trampolines);
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.agent_tgid = std::process::id();
         rodata.system_wide = u32::from(matches!(setup.target, Target::System));
@@ -234,9 +246,83 @@ fn set_open_flags(skel: &mut LannerSkel<'_>, filter: &OpenFilter) {
     }
 }
 
-fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverError> {
+/// What is attached: links libbpf made, and the fentry mode's stubs.
+#[derive(Default)]
+struct Attached {
+    links: Vec<Link>,
+    stubs: Vec<Stub>,
+}
+
+/// The fentry mode's targets: each traced x86_64 syscall with the BTF id of its function, or
+/// None where BTF has none (the syscall's tracepoints then stand in).
+struct FentryTargets(Vec<(SyscallId, Option<u32>)>);
+
+impl FentryTargets {
+    fn find(interest: &SyscallSet) -> Result<FentryTargets, DriverError> {
+        let btf = KernelBtf::load().map_err(unavailable)?;
+        let proto = btf.body_prototype().ok_or_else(|| {
+            unavailable("the kernel's BTF has no __x64_sys_close for the fentry bodies".into())
+        })?;
+        Ok(FentryTargets(
+            interest
+                .iter()
+                .filter(|id| id.number_in(Abi::X86_64).is_some())
+                .map(|id| (id, btf.syscall_function(id.name(), proto)))
+                .collect(),
+        ))
+    }
+
+    fn needs_tracepoints(&self) -> bool {
+        self.0.iter().any(|(_, function)| function.is_none())
+    }
+}
+
+/// Attaches the per-syscall tracepoint programs for `id`: at its entry unless it is reported
+/// at its exit, at its exit unless it is reported at its entry. Returns false when the kernel
+/// has no tracepoint for it.
+fn attach_tracepoints(
+    skel: &LannerSkel<'_>,
+    id: SyscallId,
+    setup: &Setup,
+    links: &mut Vec<Link>,
+) -> Result<bool, DriverError> {
+    let progs = &skel.progs;
+    let Some(event) = tracefs::syscall_event(id.name()) else {
+        return Ok(false);
+    };
+    let category = TracepointCategory::Syscalls;
+    let plan = plan::plan_of(id, &setup.reporting);
+    // A call reported at its exit needs nothing at its entry: no program there, not even one
+    // that returns at once.
+    if !plan::reported_at_exit(&plan) {
+        let enter = progs
+            .lanner_tp_enter
+            .attach_tracepoint(category.clone(), format!("sys_enter_{event}"));
+        links.push(
+            enter.map_err(|e| {
+                unavailable(format!("attaching to syscalls:sys_enter_{event}: {e}"))
+            })?,
+        );
+    }
+    if plan.entry_only == 0 {
+        let exit = progs
+            .lanner_tp_exit
+            .attach_tracepoint(category, format!("sys_exit_{event}"));
+        links.push(
+            exit.map_err(|e| unavailable(format!("attaching to syscalls:sys_exit_{event}: {e}")))?,
+        );
+    }
+    Ok(true)
+}
+
+fn attach(
+    skel: &mut LannerSkel<'_>,
+    setup: &Setup,
+    fentry_targets: Option<&FentryTargets>,
+) -> Result<Attached, DriverError> {
     let progs = &skel.progs;
     let mut links = Vec::new();
+    let mut stubs = Vec::new();
     for (name, prog) in [
         ("sched_process_fork", &progs.lanner_fork),
         ("sched_process_exec", &progs.lanner_exec),
@@ -265,29 +351,8 @@ fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverE
                 if id.number_in(Abi::X86_64).is_none() {
                     continue; // i386-only: these tracepoints never see 32-bit calls
                 }
-                let Some(event) = tracefs::syscall_event(id.name()) else {
+                if !attach_tracepoints(skel, id, setup, &mut links)? {
                     blind.push(id.name());
-                    continue;
-                };
-                let category = TracepointCategory::Syscalls;
-                let plan = plan::plan_of(id, &setup.reporting);
-                // A call reported at its exit needs nothing at its entry: no program there,
-                // not even one that returns at once.
-                if !plan::reported_at_exit(&plan) {
-                    let enter = progs
-                        .lanner_tp_enter
-                        .attach_tracepoint(category.clone(), format!("sys_enter_{event}"));
-                    links.push(enter.map_err(|e| {
-                        unavailable(format!("attaching to syscalls:sys_enter_{event}: {e}"))
-                    })?);
-                }
-                if plan.entry_only == 0 {
-                    let exit = progs
-                        .lanner_tp_exit
-                        .attach_tracepoint(category, format!("sys_exit_{event}"));
-                    links.push(exit.map_err(|e| {
-                        unavailable(format!("attaching to syscalls:sys_exit_{event}: {e}"))
-                    })?);
                 }
             }
             if !blind.is_empty() {
@@ -298,8 +363,54 @@ fn attach(skel: &mut LannerSkel<'_>, setup: &Setup) -> Result<Vec<Link>, DriverE
                 );
             }
         }
+        AttachMode::Fentry => {
+            let targets = fentry_targets
+                .ok_or_else(|| DriverError::Internal("fentry mode without its targets".into()))?;
+            for (bodies, body) in [
+                (&skel.maps.fentry_bodies, &progs.lanner_fentry_body),
+                (&skel.maps.fexit_bodies, &progs.lanner_fexit_body),
+            ] {
+                let body_fd = body.as_fd().as_raw_fd();
+                bodies
+                    .update(&0u32.to_ne_bytes(), &body_fd.to_ne_bytes(), MapFlags::ANY)
+                    .map_err(|e| unavailable(format!("installing the fentry bodies: {e}")))?;
+            }
+            if targets.needs_tracepoints() {
+                tracefs::ensure_mounted().map_err(unavailable)?;
+            }
+            let mut blind = Vec::new();
+            for &(id, function) in &targets.0 {
+                let Some(function) = function else {
+                    if !attach_tracepoints(skel, id, setup, &mut links)? {
+                        blind.push(id.name());
+                    }
+                    continue;
+                };
+                let plan = plan::plan_of(id, &setup.reporting);
+                let mut sides = Vec::new();
+                if !plan::reported_at_exit(&plan) {
+                    sides.push((Side::Entry, skel.maps.fentry_bodies.as_fd()));
+                }
+                if plan.entry_only == 0 {
+                    sides.push((Side::Exit, skel.maps.fexit_bodies.as_fd()));
+                }
+                for (side, bodies) in sides {
+                    stubs
+                        .push(fentry::attach_stub(function, side, &bodies).map_err(|e| {
+                            unavailable(format!("fentry mode, {}: {e}", id.name()))
+                        })?);
+                }
+            }
+            if !blind.is_empty() {
+                tracing::warn!(
+                    "fentry eBPF mode: the kernel has neither a function in BTF nor a \
+                     tracepoint for {}; these calls are not seen (the raw mode sees them)",
+                    blind.join(", ")
+                );
+            }
+        }
     }
-    Ok(links)
+    Ok(Attached { links, stubs })
 }
 
 /// Starts the workload from this thread, which the fork program recognises as the spawner.
@@ -370,8 +481,9 @@ const MISSES_EVERY: Duration = Duration::from_millis(100);
 const CHECKS_EVERY: Duration = Duration::from_millis(10);
 
 /// The runs of our programs the kernel skipped (`recursion_misses` in their fdinfo).
-fn recursion_misses(skel: &LannerSkel<'_>) -> u64 {
-    use std::os::fd::{AsFd, AsRawFd};
+/// The fentry mode's stubs count them: the bodies they tail-call are entered through no
+/// trampoline of their own.
+fn recursion_misses(skel: &LannerSkel<'_>, stubs: &[RawFd]) -> u64 {
     let progs = &skel.progs;
     [
         &progs.lanner_sys_enter,
@@ -383,9 +495,10 @@ fn recursion_misses(skel: &LannerSkel<'_>) -> u64 {
         &progs.lanner_task_exit,
     ]
     .iter()
-    // Only the loaded ones have a descriptor (the other attach mode's pair is not loaded).
+    // Only the loaded ones have a descriptor (the other attach modes' programs are not loaded).
     .filter(|prog| prog.autoload())
     .map(|prog| prog.as_fd().as_raw_fd())
+    .chain(stubs.iter().copied())
     .filter_map(|fd| std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok())
     .filter_map(|info| {
         info.lines()
@@ -439,15 +552,18 @@ struct LossReports {
     opens_left_out: u64,
     /// When the kernel's counters were last read (a syscall each).
     counters_read: Instant,
-    /// When the skipped program runs were last read (seven /proc reads).
+    /// When the skipped program runs were last read (seven /proc reads, and one per stub).
     skipped_read: Instant,
+    /// The fentry mode's stub programs.
+    stubs: Vec<RawFd>,
 }
 
 impl LossReports {
-    fn new(skel: &LannerSkel<'_>, owner: u32) -> Self {
+    fn new(skel: &LannerSkel<'_>, owner: u32, stubs: Vec<RawFd>) -> Self {
         let mut skipped = Losses::new("the kernel skipped a program already running on that CPU");
-        skipped.reported = recursion_misses(skel);
+        skipped.reported = recursion_misses(skel, &stubs);
         LossReports {
+            stubs,
             ring_full: Losses::new("the ring buffer was full"),
             scope_full: Losses::new("the scope map was full: a new process was not traced"),
             skipped,
@@ -481,7 +597,8 @@ impl LossReports {
         self.bad_records.report(malformed, ts, owner, out);
         if all || now.duration_since(self.skipped_read) > MISSES_EVERY {
             self.skipped_read = now;
-            self.skipped.report(recursion_misses(skel), ts, owner, out);
+            self.skipped
+                .report(recursion_misses(skel, &self.stubs), ts, owner, out);
         }
     }
 }
@@ -576,8 +693,18 @@ pub fn run(
     spent: Receiver<Vec<Event>>,
     started: Sender<Result<Option<u32>, DriverError>>,
 ) {
+    let fentry_targets = match setup.mode {
+        AttachMode::Fentry => match FentryTargets::find(&setup.interest) {
+            Ok(targets) => Some(targets),
+            Err(err) => {
+                let _ = started.send(Err(err));
+                return;
+            }
+        },
+        _ => None,
+    };
     let mut object = MaybeUninit::uninit();
-    let mut skel = match load(&mut object, &setup) {
+    let mut skel = match load(&mut object, &setup, fentry_targets.as_ref()) {
         Ok(skel) => skel,
         Err(err) => {
             let _ = started.send(Err(err));
@@ -591,9 +718,9 @@ pub fn run(
             Some(filter) => put_open_filter(&mut skel, None, filter),
             None => Ok(()),
         })
-        .and_then(|()| attach(&mut skel, &setup));
-    let links = match prepared {
-        Ok(links) => links,
+        .and_then(|()| attach(&mut skel, &setup, fentry_targets.as_ref()));
+    let attached = match prepared {
+        Ok(attached) => attached,
         Err(err) => {
             let _ = started.send(Err(err));
             return;
@@ -656,7 +783,12 @@ pub fn run(
 
     let mut out: Vec<Event> = Vec::with_capacity(BATCH);
     let mut reorder = Reorder::default();
-    let mut losses = LossReports::new(&skel, root.unwrap_or(0));
+    let stub_programs = attached
+        .stubs
+        .iter()
+        .map(|stub| stub.program.as_raw_fd())
+        .collect();
+    let mut losses = LossReports::new(&skel, root.unwrap_or(0), stub_programs);
     let mut last_root_wait = Instant::now();
     let mut root_status: Option<ExitStatus> = None;
     let mut root_done = child.is_none();
@@ -787,7 +919,7 @@ pub fn run(
             break;
         }
     }
-    detach_in_background(links);
+    detach_in_background(attached);
     let _ = tx.send(Message::End(root_status));
 }
 
@@ -823,8 +955,8 @@ fn take_everything(
 /// inherits the descriptors, waits until the agent has dropped its own references (cheap, not
 /// the last), and then closes them as it exits, while the agent goes on. The programs are
 /// detached all the same, a few seconds later.
-fn detach_in_background(links: Vec<Link>) {
-    if links.len() <= 8 {
+fn detach_in_background(attached: Attached) {
+    if attached.links.len() + attached.stubs.len() <= 8 {
         return; // dropped on return; a handful costs little
     }
     let mut fds = [0; 2];
@@ -853,7 +985,7 @@ fn detach_in_background(links: Vec<Link>) {
             libc::waitpid(child, &mut status, 0);
         }
     }
-    drop(links);
+    drop(attached);
     // SAFETY: our end of the pipe; the grandchild sees end-of-file and exits.
     unsafe { libc::close(write_end) };
 }

@@ -170,6 +170,21 @@ fn the_per_syscall_mode_sees_what_the_raw_mode_sees_of_64_bit_code() {
     if !both_available() {
         return;
     }
+    sees_what_the_raw_mode_sees_of_64_bit_code(Kind::EbpfPerSyscall, "per-syscall");
+}
+
+#[test]
+fn the_fentry_mode_sees_what_the_raw_mode_sees_of_64_bit_code() {
+    let _lock = serial();
+    if !both_available() || !common::fentry_available() {
+        return;
+    }
+    sees_what_the_raw_mode_sees_of_64_bit_code(Kind::EbpfFentry, "fentry");
+}
+
+/// `mode` (`name`) sees what the raw mode sees of a shell's 64-bit calls, and is blind to an
+/// int 0x80 call, which the raw mode sees.
+fn sees_what_the_raw_mode_sees_of_64_bit_code(mode: Kind, name: &str) {
     let dir = Scratch::new("same-modes");
     let script = format!(
         "cd {d} && echo a > f && cat f | wc -c > g && ln -s f l && mv g h && rm -f f h l",
@@ -177,7 +192,7 @@ fn the_per_syscall_mode_sees_what_the_raw_mode_sees_of_64_bit_code() {
     );
     assert_same_syscalls_under(
         Kind::Ebpf,
-        Kind::EbpfPerSyscall,
+        mode,
         &["sh", "-c", &script],
         &default_interest(),
     );
@@ -193,11 +208,7 @@ fn the_per_syscall_mode_sees_what_the_raw_mode_sees_of_64_bit_code() {
             .count()
     };
     assert!(opens(Kind::Ebpf) >= 1, "the raw mode sees the i386 open");
-    assert_eq!(
-        opens(Kind::EbpfPerSyscall),
-        0,
-        "ebpf_differs: per-syscall is blind to int 0x80"
-    );
+    assert_eq!(opens(mode), 0, "ebpf_differs: {name} is blind to int 0x80");
 }
 
 #[test]
@@ -342,6 +353,11 @@ fn the_default_rules_raise_the_same_alerts_under_both_drivers() {
             .collect()
     };
     assert_eq!(blank(ebpf.clone()), blank(per_syscall));
+    // And in the fentry mode's programs, where the kernel accepts them.
+    if common::fentry_available() {
+        let fentry = alert_keys(&alerts_for(Kind::EbpfFentry, &argv));
+        assert_eq!(blank(ebpf.clone()), blank(fentry));
+    }
     assert_eq!(blank(ptrace), blank(ebpf));
 }
 

@@ -70,9 +70,10 @@ pub fn run_all(root: &Path) -> Result<()> {
     }
     // The host's kernel is one kernel: the integration tests run again on the kernels users
     // run (see TESTED_KERNELS), whose verifiers differ.
-    for kernel in crate::kernel_test::TESTED_KERNELS {
+    for &(kernel, smoke) in crate::kernel_test::TESTED_KERNELS {
         let args = crate::kernel_test::Args {
             kernel: kernel.to_string(),
+            smoke,
             ..Default::default()
         };
         crate::kernel_test::run_kernel_test(root, &args)?;

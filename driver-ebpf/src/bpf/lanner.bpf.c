@@ -1066,13 +1066,50 @@ int lanner_tp_exit(struct syscall_exit_record *ctx)
 	return on_exit(regs, ctx->ret);
 }
 
-/* Attached by no mode yet: loaded alone by the driver's probe, to learn whether this kernel
- * accepts trampoline (fentry) programs, which would let untraced syscalls run no program and
- * take no slow path at all. Some kernels refuse them (EPERM); `lanner drivers` says which. */
+/* Loaded alone by the driver's probe, to learn whether this kernel accepts trampoline
+ * (fentry) programs. Some kernels refuse them (EPERM); `lanner drivers` says which. */
 SEC("fentry/__x64_sys_openat")
 int BPF_PROG(lanner_fentry_probe)
 {
 	return 0;
+}
+
+/* `fentry` mode: untraced syscalls run nothing at all, not even the syscall tracepoints' slow
+ * path. A trampoline program is bound at load to one kernel function, and the bodies are
+ * large (each load is a long verification), so each traced syscall's function
+ * (`__x64_sys_<name>`) gets a stub of a few instructions, made by the driver, that tail-calls
+ * the one body of its kind through these arrays. Every `__x64_sys_*` function has the same
+ * prototype, (const struct pt_regs *), so the body, loaded against `__x64_sys_close`, reads its
+ * context the same whichever function the stub is on. Like the per-syscall tracepoints, these
+ * functions see x86_64 syscalls only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fentry_bodies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fexit_bodies SEC(".maps");
+
+SEC("fentry/__x64_sys_close")
+int BPF_PROG(lanner_fentry_body, struct pt_regs *regs)
+{
+	if (floor_only)
+		return 0;
+	return on_enter(regs, regs->orig_ax);
+}
+
+SEC("fexit/__x64_sys_close")
+int BPF_PROG(lanner_fexit_body, struct pt_regs *regs, long ret)
+{
+	if (floor_only)
+		return 0;
+	return on_exit(regs, ret);
 }
 
 SEC("tp_btf/sched_process_fork")

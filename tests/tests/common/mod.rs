@@ -37,6 +37,45 @@ pub enum Kind {
     Ebpf,
     /// The eBPF driver in its per-syscall attach mode.
     EbpfPerSyscall,
+    /// The eBPF driver in its fentry attach mode (kernels that accept trampolines).
+    EbpfFentry,
+}
+
+/// Runs the `ebpf` cases in another attach mode than auto's (`raw`, `per-syscall`,
+/// `fentry`): `cargo xtask kernel-test` runs the suite again in the fentry mode on kernels
+/// that accept it.
+pub const EBPF_MODE_ENV: &str = "LANNER_TEST_EBPF_MODE";
+
+/// The attach mode [`EBPF_MODE_ENV`] names, if any.
+fn ebpf_mode_from_env() -> Option<lanner_driver_ebpf::AttachMode> {
+    use lanner_driver_ebpf::AttachMode;
+    let name = std::env::var(EBPF_MODE_ENV).ok()?;
+    let mode = [AttachMode::Raw, AttachMode::PerSyscall, AttachMode::Fentry]
+        .into_iter()
+        .find(|m| m.name() == name);
+    assert!(mode.is_some(), "{EBPF_MODE_ENV}={name}: not an attach mode");
+    mode
+}
+
+/// Whether the eBPF driver's fentry mode can run here; prints why not when it cannot (the test
+/// then skips), or panics where `LANNER_TEST_REQUIRE` names `ebpf-fentry`.
+pub fn fentry_available() -> bool {
+    let report = lanner_driver_ebpf::probe();
+    if !report.available_for_test() {
+        return false;
+    }
+    let fentry = report.features.iter().find(|f| f.name == "fentry");
+    if fentry.is_some_and(|f| f.present) {
+        return true;
+    }
+    let why = fentry.map_or("no fentry probe", |f| f.note.as_str());
+    let required = std::env::var(lanner_common::driver::TEST_REQUIRE_ENV).unwrap_or_default();
+    assert!(
+        !required.split(',').any(|d| d.trim() == "ebpf-fentry"),
+        "the eBPF fentry mode is required here ({required}) but cannot run: {why}"
+    );
+    eprintln!("SKIPPED: the eBPF fentry mode cannot run here: {why}");
+    false
 }
 
 thread_local! {
@@ -109,8 +148,9 @@ pub fn new_driver() -> Box<dyn Driver> {
             driver.set_open_filter(open_filter.clone());
             Box::new(driver)
         }
-        Kind::Ebpf => ebpf(None),
+        Kind::Ebpf => ebpf(ebpf_mode_from_env()),
         Kind::EbpfPerSyscall => ebpf(Some(lanner_driver_ebpf::AttachMode::PerSyscall)),
+        Kind::EbpfFentry => ebpf(Some(lanner_driver_ebpf::AttachMode::Fentry)),
     }
 }
 
@@ -119,6 +159,7 @@ pub fn driver_available() -> bool {
     let report = match driver_kind() {
         Kind::Ptrace => lanner_driver_ptrace::probe(),
         Kind::Ebpf | Kind::EbpfPerSyscall => lanner_driver_ebpf::probe(),
+        Kind::EbpfFentry => return fentry_available(),
     };
     report.available_for_test()
 }
