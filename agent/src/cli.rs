@@ -152,8 +152,8 @@ pub enum EbpfMode {
     Raw,
     /// One tracepoint per traced syscall: untraced syscalls pay nothing; blind to 32-bit calls.
     PerSyscall,
-    /// Trampolines on the traced syscalls' functions: untraced syscalls pay nothing, traced
-    /// ones less than a tracepoint; blind to 32-bit calls; refused by locked-down kernels.
+    /// Trampolines on the traced syscalls' functions: untraced syscalls run nothing; blind to
+    /// 32-bit calls; refused by locked-down kernels.
     Fentry,
 }
 
