@@ -840,22 +840,15 @@ __noinline int needs_resolving(struct scratch *s, __u32 data, __u32 len)
 	return 0;
 }
 
-/* `s` (the exit slot's area) again, as the map value it is. A global function's pointer
- * argument is plain memory to the verifier, which older kernels (6.1, Debian 12's and Amazon
- * Linux 2023's, among them) refuse as a map key; a map value they take. An array lookup is
- * inlined: a few instructions. */
-static __always_inline struct scratch *key_area(struct scratch *s)
-{
-	if (!s)
-		return 0;
-	return scratch_area(SLOT_EXIT);
-}
-
 /* The access modes the longest stored prefix of the path allows. A global function, like
  * needs_resolving, for its loop. */
-__noinline int prefix_access(struct scratch *s, __u32 data, __u32 len)
+__noinline int prefix_access(__u32 data, __u32 len)
 {
-	s = key_area(s);
+	/* The exit slot's area, looked up here rather than passed: a global function's pointer
+	 * argument is plain memory to the verifier, which older kernels (6.1, Debian 12's and
+	 * Amazon Linux 2023's, among them) refuse as a map key; a map value they take. An array
+	 * lookup is inlined: a few instructions. */
+	struct scratch *s = scratch_area(SLOT_EXIT);
 	if (!s)
 		return 0;
 	if (open_heads_on) {
@@ -886,9 +879,10 @@ __noinline int prefix_access(struct scratch *s, __u32 data, __u32 len)
 }
 
 /* The same for the longest stored suffix: the trie holds suffixes reversed. */
-__noinline int suffix_access(struct scratch *s, __u32 data, __u32 len)
+__noinline int suffix_access(__u32 data, __u32 len)
 {
-	s = key_area(s);
+	/* Looked up here, as in prefix_access. */
+	struct scratch *s = scratch_area(SLOT_EXIT);
 	if (!s)
 		return 0;
 	struct lanner_suffix_key *key = &s->suffix_key;
@@ -939,9 +933,9 @@ __noinline int open_left_out(struct scratch *s, __u32 has_flags, __u64 flags)
 	__u32 data = off + sizeof(struct lanner_cap);
 	if (needs_resolving(s, data, len))
 		return 0;
-	if (prefix_access(s, data, len) & access)
+	if (prefix_access(data, len) & access)
 		return 0;
-	if (open_suffixes && (suffix_access(s, data, len) & access))
+	if (open_suffixes && (suffix_access(data, len) & access))
 		return 0;
 	count(LANNER_CNT_OPENS_LEFT_OUT);
 	return 1;
@@ -1080,7 +1074,9 @@ int BPF_PROG(lanner_fentry_probe)
  * (`__x64_sys_<name>`) gets a stub of a few instructions, made by the driver, that tail-calls
  * the one body of its kind through these arrays. Every `__x64_sys_*` function has the same
  * prototype, (const struct pt_regs *), so the body, loaded against `__x64_sys_close`, reads its
- * context the same whichever function the stub is on. Like the per-syscall tracepoints, these
+ * context the same whichever function the stub is on (the kernel's BTF holds two copies of that
+ * prototype, and a tail call must stay within one: fentry.rs puts each stub on the right
+ * entry). Like the per-syscall tracepoints, these
  * functions see x86_64 syscalls only. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
