@@ -151,7 +151,7 @@ fn stub_instructions(bodies_map: i32) -> [libbpf_sys::bpf_insn; 6] {
 pub fn attach_stub(function: u32, side: Side, bodies: &impl AsRawFd) -> Result<Stub, String> {
     let insns = stub_instructions(bodies.as_raw_fd());
     let mut log = vec![0u8; 4096];
-    let opts = libbpf_sys::bpf_prog_load_opts {
+    let mut opts = libbpf_sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
         expected_attach_type: side.attach_type(),
         attach_btf_id: function,
@@ -160,7 +160,6 @@ pub fn attach_stub(function: u32, side: Side, bodies: &impl AsRawFd) -> Result<S
         log_buf: log.as_mut_ptr().cast(),
         ..Default::default()
     };
-    let mut opts = opts;
     let name = c"lanner_stub";
     let license = c"Dual BSD/GPL";
     // SAFETY: valid instructions, NUL-terminated strings, and options whose log buffer lives

@@ -59,6 +59,17 @@ pub fn reported_at_exit(plan: &lanner_plan) -> bool {
     plan.traced & ONE_RECORD != 0 && plan.entry_only == 0
 }
 
+/// Whether a call of this plan needs a program at its entry: not when its exit reports it
+/// whole (not even one that returns at once).
+pub fn needs_entry_program(plan: &lanner_plan) -> bool {
+    !reported_at_exit(plan)
+}
+
+/// Whether a call of this plan needs a program at its exit: not when its entry reports it.
+pub fn needs_exit_program(plan: &lanner_plan) -> bool {
+    plan.entry_only == 0
+}
+
 /// `lanner_plan.fd_marks`: the result may be a descriptor (`LANNER_MARK_RESULT`).
 const MARK_RESULT: u8 = 0x40;
 

@@ -292,9 +292,7 @@ fn attach_tracepoints(
     };
     let category = TracepointCategory::Syscalls;
     let plan = plan::plan_of(id, &setup.reporting);
-    // A call reported at its exit needs nothing at its entry: no program there, not even one
-    // that returns at once.
-    if !plan::reported_at_exit(&plan) {
+    if plan::needs_entry_program(&plan) {
         let enter = progs
             .lanner_tp_enter
             .attach_tracepoint(category.clone(), format!("sys_enter_{event}"));
@@ -304,7 +302,7 @@ fn attach_tracepoints(
             })?,
         );
     }
-    if plan.entry_only == 0 {
+    if plan::needs_exit_program(&plan) {
         let exit = progs
             .lanner_tp_exit
             .attach_tracepoint(category, format!("sys_exit_{event}"));
@@ -387,14 +385,19 @@ fn attach(
                     continue;
                 };
                 let plan = plan::plan_of(id, &setup.reporting);
-                let mut sides = Vec::new();
-                if !plan::reported_at_exit(&plan) {
-                    sides.push((Side::Entry, skel.maps.fentry_bodies.as_fd()));
-                }
-                if plan.entry_only == 0 {
-                    sides.push((Side::Exit, skel.maps.fexit_bodies.as_fd()));
-                }
-                for (side, bodies) in sides {
+                let sides = [
+                    (
+                        plan::needs_entry_program(&plan),
+                        Side::Entry,
+                        skel.maps.fentry_bodies.as_fd(),
+                    ),
+                    (
+                        plan::needs_exit_program(&plan),
+                        Side::Exit,
+                        skel.maps.fexit_bodies.as_fd(),
+                    ),
+                ];
+                for (_, side, bodies) in sides.into_iter().filter(|(needed, ..)| *needed) {
                     stubs
                         .push(fentry::attach_stub(function, side, &bodies).map_err(|e| {
                             unavailable(format!("fentry mode, {}: {e}", id.name()))
@@ -480,9 +483,8 @@ const MISSES_EVERY: Duration = Duration::from_millis(100);
 /// later (and every one at the end).
 const CHECKS_EVERY: Duration = Duration::from_millis(10);
 
-/// The runs of our programs the kernel skipped (`recursion_misses` in their fdinfo).
-/// The fentry mode's stubs count them: the bodies they tail-call are entered through no
-/// trampoline of their own.
+/// The runs of our programs the kernel skipped (their `recursion_misses`). The fentry mode's
+/// stubs count them: the bodies they tail-call are entered through no trampoline of their own.
 fn recursion_misses(skel: &LannerSkel<'_>, stubs: &[RawFd]) -> u64 {
     let progs = &skel.progs;
     [
@@ -499,13 +501,20 @@ fn recursion_misses(skel: &LannerSkel<'_>, stubs: &[RawFd]) -> u64 {
     .filter(|prog| prog.autoload())
     .map(|prog| prog.as_fd().as_raw_fd())
     .chain(stubs.iter().copied())
-    .filter_map(|fd| std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok())
-    .filter_map(|info| {
-        info.lines()
-            .find_map(|line| line.strip_prefix("recursion_misses:"))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-    })
+    .filter_map(program_misses)
     .sum()
+}
+
+/// Program `fd`'s `recursion_misses`, asked of the kernel in one call (the fentry mode's
+/// stubs made the /proc/self/fdinfo text read and parsed per program a hundred reads every
+/// [`MISSES_EVERY`]).
+fn program_misses(fd: RawFd) -> Option<u64> {
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: a program descriptor, and an info struct of the size passed, which the kernel
+    // fills up to that size.
+    let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
+    (rc == 0).then_some(info.recursion_misses)
 }
 
 /// A cumulative loss count, reported in the stream as a drop event for what it grew by
@@ -552,7 +561,7 @@ struct LossReports {
     opens_left_out: u64,
     /// When the kernel's counters were last read (a syscall each).
     counters_read: Instant,
-    /// When the skipped program runs were last read (seven /proc reads, and one per stub).
+    /// When the skipped program runs were last read (a syscall per program and per stub).
     skipped_read: Instant,
     /// The fentry mode's stub programs.
     stubs: Vec<RawFd>,
@@ -988,4 +997,35 @@ fn detach_in_background(attached: Attached) {
     drop(attached);
     // SAFETY: our end of the pipe; the grandchild sees end-of-file and exits.
     unsafe { libc::close(write_end) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel answers a loaded program's skipped runs (0: it never ran), and a descriptor
+    /// that is no program gets none.
+    #[test]
+    fn a_loaded_programs_skipped_runs_are_read_from_the_kernel() {
+        if !crate::probe().available_for_test() {
+            return;
+        }
+        let mut object = MaybeUninit::uninit();
+        let mut open = LannerSkelBuilder::default()
+            .open(&mut object)
+            .expect("the embedded object opens");
+        for mut prog in open.open_object_mut().progs_mut() {
+            let fork = prog.name() == std::ffi::OsStr::new("lanner_fork");
+            prog.set_autoload(fork);
+        }
+        open.maps
+            .events
+            .set_max_entries(4096)
+            .expect("sizing the ring buffer");
+        let skel = open.load().expect("the fork program loads");
+        let fd = skel.progs.lanner_fork.as_fd().as_raw_fd();
+        assert_eq!(program_misses(fd), Some(0));
+        let not_a_program = std::fs::File::open("/dev/null").expect("/dev/null");
+        assert_eq!(program_misses(not_a_program.as_raw_fd()), None);
+    }
 }
