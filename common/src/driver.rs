@@ -214,6 +214,17 @@ pub struct Feature {
 /// there (a program the verifier now refuses, say) fails the tests instead of skipping them.
 pub const TEST_REQUIRE_ENV: &str = "LANNER_TEST_REQUIRE";
 
+/// For tests: `what` cannot run here, because of `why`. Panics if [`TEST_REQUIRE_ENV`] names
+/// `required_as`; else prints that the test skips, and returns false.
+fn cannot_run_in_test(required_as: &str, what: &str, why: &dyn std::fmt::Display) -> bool {
+    let required = std::env::var(TEST_REQUIRE_ENV).unwrap_or_default();
+    if required.split(',').any(|d| d.trim() == required_as) {
+        panic!("{what} is required here ({TEST_REQUIRE_ENV}={required}) but cannot run: {why}");
+    }
+    eprintln!("SKIPPED: {what} cannot run here: {why}");
+    false
+}
+
 /// The environment variable by which tests stretch their time budgets (a factor, 1 when unset):
 /// `cargo xtask kernel-test` sets it for a guest kernel that runs under emulation, where the
 /// agent takes seconds to load and a workload makes a tenth of its progress.
@@ -236,19 +247,26 @@ impl ProbeReport {
         if self.available {
             return true;
         }
-        let required = std::env::var(TEST_REQUIRE_ENV).unwrap_or_default();
-        if required.split(',').any(|d| d.trim() == self.driver) {
-            panic!(
-                "the {} driver is required here ({TEST_REQUIRE_ENV}={required}) but cannot \
-                 run: {self}",
-                self.driver
-            );
+        cannot_run_in_test(self.driver, &format!("the {} driver", self.driver), self)
+    }
+
+    /// For tests: whether the driver can run here with its feature `feature` (a `Feature`'s
+    /// name) present. When it cannot, prints why (the test then skips), or panics if
+    /// [`TEST_REQUIRE_ENV`] names `required_as` (`ebpf-fentry`, say).
+    pub fn feature_for_test(&self, feature: &str, required_as: &str) -> bool {
+        if !self.available_for_test() {
+            return false;
         }
-        eprintln!(
-            "SKIPPED: the {} driver cannot run here: {self}",
-            self.driver
-        );
-        false
+        let found = self.features.iter().find(|f| f.name == feature);
+        if found.is_some_and(|f| f.present) {
+            return true;
+        }
+        let why = found.map_or("not probed", |f| f.note.as_str());
+        cannot_run_in_test(
+            required_as,
+            &format!("the {} driver's {feature}", self.driver),
+            &why,
+        )
     }
 
     /// A driver that cannot run, and why.

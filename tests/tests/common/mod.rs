@@ -60,22 +60,7 @@ fn ebpf_mode_from_env() -> Option<lanner_driver_ebpf::AttachMode> {
 /// Whether the eBPF driver's fentry mode can run here; prints why not when it cannot (the test
 /// then skips), or panics where `LANNER_TEST_REQUIRE` names `ebpf-fentry`.
 pub fn fentry_available() -> bool {
-    let report = lanner_driver_ebpf::probe();
-    if !report.available_for_test() {
-        return false;
-    }
-    let fentry = report.features.iter().find(|f| f.name == "fentry");
-    if fentry.is_some_and(|f| f.present) {
-        return true;
-    }
-    let why = fentry.map_or("no fentry probe", |f| f.note.as_str());
-    let required = std::env::var(lanner_common::driver::TEST_REQUIRE_ENV).unwrap_or_default();
-    assert!(
-        !required.split(',').any(|d| d.trim() == "ebpf-fentry"),
-        "the eBPF fentry mode is required here ({required}) but cannot run: {why}"
-    );
-    eprintln!("SKIPPED: the eBPF fentry mode cannot run here: {why}");
-    false
+    lanner_driver_ebpf::probe().feature_for_test("fentry", "ebpf-fentry")
 }
 
 thread_local! {
