@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use serde_json::json;
 
 use crate::run_cmd::{run, section};
 
@@ -459,25 +460,24 @@ fn test_binaries(root: &Path, only: &[String]) -> Result<Vec<TestBinary>> {
     }
     let mut binaries = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        // The fields wanted, found without a JSON parser: `"kind":["test"]` marks an
-        // integration test, `"executable":"..."` its binary.
-        if !line.contains(r#""reason":"compiler-artifact""#) || !line.contains(r#""kind":["test"]"#)
+        // One JSON message per line; an integration test's artifact is a target of kind
+        // "test" with an executable.
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" || message["target"]["kind"] != json!(["test"])
         {
             continue;
         }
-        let field = |key: &str| {
-            let start = line.find(key)? + key.len();
-            let end = line[start..].find('"')? + start;
-            Some(line[start..end].to_string())
-        };
         let (Some(name), Some(exe), Some(manifest)) = (
-            field(r#""name":""#),
-            field(r#""executable":""#),
-            field(r#""manifest_path":""#),
+            message["target"]["name"].as_str(),
+            message["executable"].as_str(),
+            message["manifest_path"].as_str(),
         ) else {
             continue;
         };
-        let Some(dir) = Path::new(&manifest).parent() else {
+        let name = name.to_string();
+        let Some(dir) = Path::new(manifest).parent() else {
             continue;
         };
         let package_dir = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
